@@ -1,0 +1,5 @@
+"""pgarchitect: a PostgreSQL optimization agent."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
