@@ -149,9 +149,6 @@ class LocalServer:
         if not exe.is_file():
             raise ServerError(f"{exe} not found: is PostgreSQL installed in {self.bindir}?")
         account = self._run_as()
-        kwargs: dict[str, object] = {}
-        if account is not None:
-            kwargs = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
         env = {**os.environ, "LC_ALL": "C", "TZ": os.environ.get("TZ", "UTC")}
         return subprocess.run(
             [str(exe), *args],
@@ -160,7 +157,9 @@ class LocalServer:
             text=True,
             env=env,
             cwd=str(self.datadir.parent),
-            **kwargs,  # type: ignore[call-overload]
+            user=account.pw_uid if account else None,
+            group=account.pw_gid if account else None,
+            extra_groups=[] if account else None,
         )
 
     # -- lifecycle ---------------------------------------------------------------

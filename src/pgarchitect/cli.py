@@ -1,0 +1,161 @@
+"""The ``pgarchitect`` command: parse input, call one library function, render."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from pgarchitect import __version__
+from pgarchitect.errors import PgArchitectError
+from pgarchitect.settings import Config, example_config, load_config
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+STATUS_STYLE = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+
+
+def _config(ctx: click.Context) -> Config:
+    cfg = ctx.obj
+    assert isinstance(cfg, Config)
+    return cfg
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pgarchitect")
+@click.option("--log-sql", is_flag=True, default=None, help="Print every SQL statement run.")
+@click.pass_context
+def cli(ctx: click.Context, log_sql: bool | None) -> None:
+    """pgarchitect: finds what makes a PostgreSQL database slow and proves the fix."""
+    ctx.obj = load_config({"log_sql": log_sql})
+
+
+@cli.command()
+@click.option("--example", is_flag=True, help="Print a commented pgarchitect.toml instead.")
+@click.pass_context
+def config(ctx: click.Context, example: bool) -> None:
+    """Show the effective settings and where each comes from (secrets masked)."""
+    if example:
+        out.print(example_config(), markup=False)
+        return
+    table = Table("setting", "value", "source")
+    for name, value, source in _config(ctx).display_rows():
+        table.add_row(name, value, source)
+    out.print(table)
+
+
+@cli.command()
+@click.argument("dsn", required=False)
+@click.pass_context
+def doctor(ctx: click.Context, dsn: str | None) -> None:
+    """Check what works on a database and print the command that fixes each gap."""
+    from pgarchitect import db
+    from pgarchitect.doctor import diagnose, least_privilege_sql
+
+    cfg = _config(ctx)
+    conninfo = db.target_conninfo(cfg, dsn)
+    with db.connect(conninfo, cfg) as conn:
+        caps = db.capabilities(conn)
+    checks = diagnose(caps)
+    out.print(f"PostgreSQL {caps.version} · database {caps.database} · role {caps.role}")
+    for c in checks:
+        out.print(f"  {STATUS_STYLE[c.status]}  {c.name}: {c.detail}", soft_wrap=True)
+        if c.fix:
+            out.print(f"        fix: {c.fix}", markup=False, soft_wrap=True)
+    out.print("\nLeast-privilege role for pgarchitect (run as a superuser):")
+    out.print(least_privilege_sql(caps.database), markup=False)
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        err.print(f"[red]{len(failed)} check(s) failed:[/] " + "; ".join(c.fix for c in failed),
+                  soft_wrap=True)
+        ctx.exit(1)
+
+
+@cli.group()
+def server() -> None:
+    """Run the embedded PostgreSQL 18 (pgvector, pg_stat_statements)."""
+
+
+def _embedded(ctx: click.Context) -> Any:
+    from pgarchitect.server import embedded_server
+
+    cfg = _config(ctx)
+    return embedded_server(cfg.data_dir, port=cfg.get_int("server_port"))
+
+
+@server.command("start")
+@click.pass_context
+def server_start(ctx: click.Context) -> None:
+    """Create (first time) and start the embedded server."""
+    srv = _embedded(ctx.parent or ctx)
+    status, already = srv.start()
+    verb = "already running" if already else "started"
+    out.print(f"Embedded PostgreSQL {status.version} {verb} (pid {status.pid}) "
+              f"on 127.0.0.1:{status.port}, data in {status.datadir}")
+
+
+@server.command("stop")
+@click.pass_context
+def server_stop(ctx: click.Context) -> None:
+    """Stop the embedded server."""
+    stopped = _embedded(ctx.parent or ctx).stop()
+    out.print("Embedded PostgreSQL stopped." if stopped else "Embedded PostgreSQL was not running.")
+
+
+@server.command("status")
+@click.pass_context
+def server_status(ctx: click.Context) -> None:
+    """Say whether the embedded server runs (exit 1 when it does not)."""
+    status = _embedded(ctx.parent or ctx).status()
+    if status.running:
+        out.print(f"running (pid {status.pid}) on 127.0.0.1:{status.port}, data in "
+                  f"{status.datadir}")
+    else:
+        out.print(f"not running (data in {status.datadir})")
+        ctx.exit(1)
+
+
+@server.command("url")
+@click.option("--dbname", default="postgres", show_default=True)
+@click.pass_context
+def server_url(ctx: click.Context, dbname: str) -> None:
+    """Print the embedded server's connection URL (with its password)."""
+    out.print(_embedded(ctx.parent or ctx).url(dbname), markup=False, soft_wrap=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: turn pgarchitect's errors into one red line and an exit code."""
+    try:
+        code = cli.main(args=argv, prog_name="pgarchitect", standalone_mode=False)
+    except PgArchitectError as exc:
+        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    # QueryCanceled is an OperationalError: the more precise message first.
+    except psycopg.errors.QueryCanceled:
+        err.print("[red]error:[/] a statement hit statement_timeout. Raise it with "
+                  "PGARCHITECT_STATEMENT_TIMEOUT or narrow the work.", soft_wrap=True)
+        sys.exit(3)
+    except psycopg.OperationalError as exc:
+        err.print(f"[red]error:[/] lost the connection to the database: "
+                  f"{str(exc).strip()}. Check that the server is up and run again.",
+                  soft_wrap=True)
+        sys.exit(3)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        sys.exit(130)
+    # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

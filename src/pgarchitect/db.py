@@ -1,0 +1,296 @@
+"""Connections to PostgreSQL and what the server and role can do.
+
+Only this module opens connections. Every session pgarchitect opens sets
+``statement_timeout``, ``lock_timeout`` and ``application_name``, and every
+statement it sends starts with the ``/* pgarchitect */`` tag, so that a DBA can
+see (and pg_stat_statements readers can exclude) pgarchitect's own work.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, LiteralString, cast
+
+import psycopg
+from psycopg import pq, sql
+from psycopg.abc import Query
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+from pgarchitect.errors import ConfigError, ConnectionFailed, ServerError
+from pgarchitect.settings import Config
+
+TAG: LiteralString = "/* pgarchitect */ "
+
+
+def tag(query: Query) -> Query:
+    """Prefix a query with the pgarchitect tag.
+
+    >>> tag("SELECT 1")
+    '/* pgarchitect */ SELECT 1'
+    """
+    if isinstance(query, str):
+        return query if query.startswith(TAG) else TAG + query
+    if isinstance(query, bytes):
+        return query if query.startswith(TAG.encode()) else TAG.encode() + query
+    if isinstance(query, sql.Composable):
+        return sql.Composed([sql.SQL(TAG), query])
+    return query
+
+
+class TaggedCursor(psycopg.Cursor[TupleRow]):
+    """A cursor that tags every statement and, with ``log_sql``, prints it."""
+
+    def execute(self, query: Query, params: Any = None, **kwargs: Any) -> TaggedCursor:
+        query = tag(query)
+        if getattr(self.connection, "log_sql", False):
+            text = query.as_string(self) if isinstance(query, sql.Composable) else str(query)
+            print(f"[sql] {text}", file=sys.stderr)
+        super().execute(cast(Any, query), params, **kwargs)  # Query, tagged
+        return self
+
+
+class Connection(psycopg.Connection[TupleRow]):
+    """A psycopg connection whose cursors are :class:`TaggedCursor`."""
+
+    log_sql: bool = False
+
+
+def session_conninfo(conninfo: str, config: Config) -> str:
+    """``conninfo`` with pgarchitect's session settings added.
+
+    The timeouts travel in the startup packet (libpq ``options``), so they are in
+    force before the first statement runs and survive a pool reset.
+    """
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(
+            f"Invalid connection string: {exc}. Use a URL or libpq conninfo."
+        ) from None
+    options = str(params.get("options") or "")
+    ours = (
+        f"-c statement_timeout={config.get_str('statement_timeout').replace(' ', '')} "
+        f"-c lock_timeout={config.get_str('lock_timeout').replace(' ', '')}"
+    )
+    return make_conninfo(
+        conninfo,
+        application_name=config.get_str("application_name"),
+        options=f"{options} {ours}".strip(),
+    )
+
+
+def target_conninfo(config: Config, dsn: str | None = None) -> str:
+    """The database to work on: ``dsn``, ``database_url``, libpq's PG*, or the embedded server."""
+    if dsn:
+        return dsn
+    url = config.get_str("database_url")
+    if url:
+        return url
+    if config.names_libpq_target():
+        return ""  # libpq reads PGHOST, PGDATABASE… itself
+    from pgarchitect.server import embedded_server
+
+    server = embedded_server(config.data_dir)
+    if not server.status().running:
+        raise ServerError(
+            "No database named and the embedded server is not running: run "
+            "`pgarchitect server start`, or set PGARCHITECT_DATABASE_URL (or pass a DSN)."
+        )
+    return server.conninfo()
+
+
+def describe(conninfo: str) -> str:
+    """``user@host:port/dbname`` for messages, with libpq's defaults filled in."""
+    params = {o.keyword.decode(): (o.val or b"").decode() for o in pq.Conninfo.get_defaults()}
+    try:
+        params.update({k: str(v) for k, v in conninfo_to_dict(conninfo).items() if v})
+    except psycopg.ProgrammingError:
+        return "(invalid connection string)"
+    host = params.get("host") or params.get("hostaddr") or "local socket"
+    return f"{params.get('user', '')}@{host}:{params.get('port', '')}/{params.get('dbname', '')}"
+
+
+def explain_connect_failure(conninfo: str, exc: psycopg.OperationalError) -> ConnectionFailed:
+    """Say why a connection failed and what to do.
+
+    libpq gives no SQLSTATE for connection failures, so the cause is found by
+    asking libpq's PQping whether the server answers at all.
+    """
+    where = describe(conninfo)
+    detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    ping = pq.Ping(pq.PGconn.ping(conninfo.encode()))
+    if ping == pq.Ping.NO_RESPONSE:
+        return ConnectionFailed(
+            f"No PostgreSQL server answers at {where}. Start it (`pgarchitect server "
+            "start` for the embedded one) or fix the host and port in the DSN."
+        )
+    if ping == pq.Ping.NO_ATTEMPT:
+        return ConnectionFailed(f"Invalid connection settings for {where}: {detail}")
+    if ping == pq.Ping.REJECT:
+        return ConnectionFailed(
+            f"The server at {where} is not accepting connections (starting up or shutting "
+            f"down?): {detail}"
+        )
+    return ConnectionFailed(
+        f"The server at {where} refused the login: {detail}. Check the user name and "
+        "password (in the URL or PGPASSWORD) and pg_hba.conf."
+    )
+
+
+def connect(conninfo: str, config: Config, *, autocommit: bool = True) -> Connection:
+    """Open one tagged connection with pgarchitect's session settings."""
+    full = session_conninfo(conninfo, config)
+    try:
+        conn = Connection.connect(full, autocommit=autocommit, cursor_factory=TaggedCursor)
+    except psycopg.OperationalError as exc:
+        raise explain_connect_failure(conninfo, exc) from None
+    conn.log_sql = config.get_bool("log_sql")
+    return conn
+
+
+@dataclass
+class Database:
+    """A target database: its conninfo, the settings, and a lazily opened pool."""
+
+    conninfo: str
+    config: Config
+    _pool: ConnectionPool[Connection] | None = field(default=None, repr=False)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled connection (autocommit), returned to the pool afterwards."""
+        if self._pool is None:
+            # Fail fast with a clear message instead of the pool's retry loop.
+            connect(self.conninfo, self.config).close()
+            log_sql = self.config.get_bool("log_sql")
+
+            def configure(conn: Connection) -> None:
+                conn.log_sql = log_sql
+
+            self._pool = ConnectionPool(
+                session_conninfo(self.conninfo, self.config),
+                connection_class=Connection,
+                kwargs={"autocommit": True, "cursor_factory": TaggedCursor},
+                configure=configure,
+                min_size=1,
+                max_size=max(1, self.config.get_int("pool_size")),
+                open=True,
+            )
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- capabilities ---------------------------------------------------------------
+
+CAPABILITIES_SQL = """
+SELECT current_setting('server_version_num')::int,
+       current_setting('server_version'),
+       current_database(),
+       current_user,
+       r.rolsuper,
+       pg_has_role(current_user, 'pg_read_all_stats', 'USAGE'),
+       has_database_privilege(current_database(), 'CREATE'),
+       n.oid IS NOT NULL AND has_schema_privilege(n.oid, 'CREATE'),
+       n.oid IS NOT NULL,
+       -- readable only by superusers and pg_read_all_settings members
+       CASE WHEN r.rolsuper OR pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')
+            THEN current_setting('shared_preload_libraries') END,
+       current_setting('track_io_timing')::bool
+FROM pg_roles r
+LEFT JOIN pg_namespace n ON n.nspname = 'pgarchitect'
+WHERE r.rolname = current_user
+"""
+
+EXTENSIONS_SQL = """
+SELECT a.name, a.default_version, e.extversion
+FROM pg_available_extensions a
+LEFT JOIN pg_extension e ON e.extname = a.name
+WHERE a.name = ANY(%s)
+"""
+
+INTERESTING_EXTENSIONS = ("pg_stat_statements", "hypopg", "vector", "pg_trgm")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the server offers and what the connected role may do."""
+
+    version_num: int
+    version: str
+    database: str
+    role: str
+    superuser: bool
+    read_all_stats: bool
+    create_on_database: bool
+    create_on_own_schema: bool
+    own_schema_exists: bool
+    preload_libraries: tuple[str, ...] | None  # None: this role may not read the setting
+    statements_loaded: bool  # pg_stat_statements is in shared_preload_libraries
+    track_io_timing: bool
+    available: Mapping[str, str]  # extension -> default version, installable here
+    installed: Mapping[str, str]  # extension -> installed version in this database
+
+    @property
+    def major(self) -> int:
+        return self.version_num // 10000
+
+    def has(self, extension: str) -> bool:
+        """Whether the extension is created in this database."""
+        return extension in self.installed
+
+
+def capabilities(conn: psycopg.Connection[Any]) -> Capabilities:
+    """Read the server's version, extensions, preloads and the role's privileges."""
+    row = conn.execute(CAPABILITIES_SQL).fetchone()
+    assert row is not None
+    ext_rows = conn.execute(EXTENSIONS_SQL, [list(INTERESTING_EXTENSIONS)]).fetchall()
+    preload = None if row[9] is None else tuple(
+        p.strip() for p in str(row[9]).split(",") if p.strip()
+    )
+    installed = {name: ver for name, _, ver in ext_rows if ver is not None}
+    if preload is not None:
+        loaded = "pg_stat_statements" in preload
+    else:
+        loaded = "pg_stat_statements" in installed and _statements_readable(conn)
+    return Capabilities(
+        version_num=row[0],
+        version=row[1],
+        database=row[2],
+        role=row[3],
+        superuser=row[4],
+        read_all_stats=row[4] or row[5],
+        create_on_database=row[6],
+        create_on_own_schema=row[7],
+        own_schema_exists=row[8],
+        preload_libraries=preload,
+        statements_loaded=loaded,
+        track_io_timing=row[10],
+        available={name: default for name, default, _ in ext_rows},
+        installed=installed,
+    )
+
+
+def _statements_readable(conn: psycopg.Connection[Any]) -> bool:
+    """Whether pg_stat_statements answers (it raises when not preloaded)."""
+    try:
+        with conn.transaction():
+            conn.execute("SELECT 1 FROM pg_stat_statements LIMIT 1")
+    except psycopg.errors.ObjectNotInPrerequisiteState:
+        return False
+    return True

@@ -1,0 +1,129 @@
+"""Connections: session settings, the statement tag, the pool, capabilities."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from support.servers import TestDatabase
+
+from pgarchitect import db
+from pgarchitect.errors import ConfigError, ConnectionFailed, ServerError
+from pgarchitect.server import free_port
+from pgarchitect.settings import load_config
+
+
+def test_every_session_sets_timeouts_and_application_name(pg_db: TestDatabase) -> None:
+    cfg = load_config({"statement_timeout": "7s", "lock_timeout": "750ms"})
+    with db.connect(pg_db.conninfo, cfg) as conn:
+        row = conn.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
+            "current_setting('application_name')"
+        ).fetchone()
+    assert row == ("7s", "750ms", "pgarchitect")
+
+
+def test_statement_timeout_is_enforced(pg_db: TestDatabase) -> None:
+    cfg = load_config({"statement_timeout": "100ms"})
+    with db.connect(pg_db.conninfo, cfg) as conn, pytest.raises(psycopg.errors.QueryCanceled):
+        conn.execute("SELECT pg_sleep(2)")
+
+
+def test_user_options_are_kept(pg_db: TestDatabase) -> None:
+    conninfo = pg_db.conninfo + " options='-c work_mem=7MB'"
+    with db.connect(conninfo, load_config()) as conn:
+        row = conn.execute("SELECT current_setting('work_mem'), "
+                           "current_setting('statement_timeout')").fetchone()
+    assert row == ("7MB", "30s")
+
+
+def test_statements_reach_the_server_tagged(pg_db: TestDatabase) -> None:
+    # pg_stat_activity shows the text exactly as the server received it. (Since
+    # PostgreSQL 18, pg_stat_statements drops leading comments from its copy.)
+    with db.connect(pg_db.conninfo, load_config()) as conn:
+        row = conn.execute("SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        assert row.fetchone() == (
+            "/* pgarchitect */ SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()",)
+        composed = sql.SQL("SELECT {} FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+        row = conn.execute(composed.format(sql.Identifier("query")))
+        assert str(row.fetchone()).startswith("('/* pgarchitect */ SELECT \"query\"")
+
+
+def test_log_sql_prints_every_statement(pg_db: TestDatabase,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with db.connect(pg_db.conninfo, load_config({"log_sql": True})) as conn:
+        conn.execute("SELECT 1 AS logged_one")
+    assert "[sql] /* pgarchitect */ SELECT 1 AS logged_one" in capsys.readouterr().err
+
+
+def test_pool_hands_out_configured_connections(pg_db: TestDatabase) -> None:
+    with db.Database(pg_db.conninfo, load_config({"pool_size": 2})) as database:
+        for _ in range(3):
+            with database.connection() as conn:
+                assert conn.execute("SHOW application_name").fetchone() == ("pgarchitect",)
+                assert conn.autocommit
+
+
+def test_pool_fails_fast_with_a_clear_error() -> None:
+    database = db.Database(f"host=127.0.0.1 port={free_port()} user=x dbname=y", load_config())
+    with pytest.raises(ConnectionFailed, match="No PostgreSQL server answers"), \
+            database.connection():
+        pass
+
+
+def test_invalid_conninfo_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="Invalid connection string"):
+        db.connect("host=a nonsense", load_config())
+
+
+def test_target_is_named_dsn_then_setting_then_libpq_then_embedded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cfg = load_config({"database_url": "postgresql://u@h/d"})
+    assert db.target_conninfo(cfg, "postgresql://x@y/z") == "postgresql://x@y/z"
+    assert db.target_conninfo(cfg) == "postgresql://u@h/d"
+    monkeypatch.setenv("PGHOST", "somewhere")
+    assert db.target_conninfo(load_config()) == ""
+    monkeypatch.delenv("PGHOST")
+    with pytest.raises(ServerError, match="pgarchitect server start"):
+        db.target_conninfo(load_config())
+
+
+def test_capabilities(pg_db: TestDatabase) -> None:
+    with db.connect(pg_db.conninfo, load_config()) as conn:
+        caps = db.capabilities(conn)
+    assert caps.major == pg_db.major
+    assert caps.database == pg_db.name and caps.role == "postgres"
+    assert caps.superuser and caps.read_all_stats and caps.create_on_database
+    assert caps.statements_loaded and caps.track_io_timing
+    assert caps.has("pg_stat_statements")
+    assert not caps.own_schema_exists
+    if pg_db.major == 18:
+        assert caps.has("vector") and "hypopg" not in caps.available
+    else:
+        assert caps.has("hypopg") and "vector" not in caps.available
+
+
+def test_capabilities_of_a_limited_role(pg_db: TestDatabase) -> None:
+    role = f"limited_{pg_db.name}"  # roles are cluster-wide: one per test database
+    with pg_db.connect() as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(role)))
+        admin.execute("CREATE SCHEMA pgarchitect")
+    try:
+        conninfo = make_conninfo(pg_db.conninfo, user=role, password="pw")
+        with db.connect(conninfo, load_config()) as conn:
+            caps = db.capabilities(conn)
+            assert not caps.superuser and not caps.read_all_stats
+            assert caps.own_schema_exists and not caps.create_on_own_schema
+            with pg_db.connect() as admin:
+                admin.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(
+                    sql.Identifier(role)))
+                admin.execute(sql.SQL("GRANT CREATE ON SCHEMA pgarchitect TO {}").format(
+                    sql.Identifier(role)))
+            caps = db.capabilities(conn)
+            assert caps.read_all_stats and caps.create_on_own_schema
+    finally:
+        with pg_db.connect() as admin:
+            admin.execute("DROP SCHEMA pgarchitect")
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
