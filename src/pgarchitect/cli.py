@@ -12,7 +12,7 @@ from rich.table import Table
 
 from pgarchitect import __version__
 from pgarchitect.errors import PgArchitectError
-from pgarchitect.settings import Config, example_config, load_config
+from pgarchitect.settings import Config, example_config, load_config, mask_conninfo
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -126,6 +126,52 @@ def server_status(ctx: click.Context) -> None:
 def server_url(ctx: click.Context, dbname: str) -> None:
     """Print the embedded server's connection URL (with its password)."""
     out.print(_embedded(ctx.parent or ctx).url(dbname), markup=False, soft_wrap=True)
+
+
+@cli.command()
+@click.option("--reset", is_flag=True, help="Drop the demo database and load it again.")
+@click.option("--small", is_flag=True, help="Load a small data set (seconds, not a minute).")
+@click.option("--rounds", type=click.IntRange(min=1), help="Rounds of application traffic.")
+@click.pass_context
+def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None) -> None:
+    """Load the demo education platform, play its traffic, show what is slow."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from pgarchitect.demo import data, runner
+
+    columns = ("{task.description:<12}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        result = runner.run(
+            _config(ctx), reset=reset, scale=data.Scale.small() if small else None,
+            rounds=rounds, progress=progress,
+        )
+    if result.loaded is None:
+        out.print("Reused the loaded demo database (--reset loads it again).")
+    else:
+        rows = ", ".join(f"{n:,} {t}" for t, n in result.loaded.items())
+        out.print(f"Loaded {rows} in {result.load_seconds:.1f} s.")
+    out.print(f"Played {result.traffic.total_calls:,} application calls in "
+              f"{result.traffic.elapsed_s:.1f} s.\n")
+    table = Table("#", "calls", "total ms", "mean ms", "rows", "cache hit", "statement",
+                  title="Top statements by total time (pg_stat_statements)")
+    for i, s in enumerate(result.top, 1):
+        hit = "" if s.hit_ratio is None else f"{s.hit_ratio:.0%}"
+        table.add_row(str(i), f"{s.calls:,}", f"{s.total_ms:,.0f}", f"{s.mean_ms:,.1f}",
+                      f"{s.rows:,}", hit, _shorten(s.query, 160))
+    out.print(table)
+    out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
+
+
+def _shorten(text: str, width: int) -> str:
+    one_line = " ".join(text.split())
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,8 +16,9 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from psycopg import pq, sql
-from psycopg.abc import Query
+from psycopg.abc import Params, Query
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.copy import Copy, Writer
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
@@ -52,6 +53,13 @@ class TaggedCursor(psycopg.Cursor[TupleRow]):
             print(f"[sql] {text}", file=sys.stderr)
         super().execute(cast(Any, query), params, **kwargs)  # Query, tagged
         return self
+
+    @contextmanager
+    def copy(
+        self, statement: Query, params: Params | None = None, *, writer: Writer | None = None
+    ) -> Iterator[Copy]:
+        with super().copy(cast(Any, tag(statement)), params, writer=writer) as cp:
+            yield cp
 
 
 class Connection(psycopg.Connection[TupleRow]):

@@ -1,0 +1,89 @@
+"""`pgarchitect demo`: the embedded server, the demo database, its traffic, the result."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgarchitect import db
+from pgarchitect.demo import data, traffic
+from pgarchitect.server import embedded_server
+from pgarchitect.settings import Config
+from pgarchitect.workload import Statement, top_statements
+
+DEMO_DATABASE = "pgarchitect_demo"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What one demo run did and found."""
+
+    conninfo: str
+    loaded: dict[str, int] | None  # rows per table, None when the data was reused
+    load_seconds: float
+    traffic: traffic.TrafficSummary
+    top: list[Statement]
+
+
+def _ensure_database(admin: psycopg.Connection[Any], reset: bool) -> None:
+    exists = admin.execute(
+        "SELECT 1 FROM pg_database WHERE datname = %s", [DEMO_DATABASE]
+    ).fetchone()
+    name = sql.Identifier(DEMO_DATABASE)
+    if exists and reset:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(name))
+    if not exists or reset:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def _is_loaded(conn: psycopg.Connection[Any]) -> bool:
+    # The loader works in one transaction: if the table is there, so is the data.
+    row = conn.execute("SELECT to_regclass('\"BehaviorLog\"') IS NOT NULL").fetchone()
+    return bool(row and row[0])
+
+
+def run(
+    config: Config,
+    *,
+    reset: bool = False,
+    scale: data.Scale | None = None,
+    rounds: int | None = None,
+    progress: Progress | None = None,
+    top: int = 10,
+) -> DemoResult:
+    """Start (or reuse) the embedded server, load the demo if absent, play its traffic.
+
+    Statement statistics of the demo database are reset before the traffic, so the
+    result shows this run's workload only.
+    """
+    server = embedded_server(config.data_dir, port=config.get_int("server_port"))
+    server.start()
+    with db.connect(server.conninfo("postgres"), config) as admin:
+        _ensure_database(admin, reset)
+    target = server.conninfo(DEMO_DATABASE)
+    loaded = None
+    started = time.perf_counter()
+    with db.connect(target, config) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        if not _is_loaded(conn):
+            # The load is one long transaction: no statement_timeout for it.
+            conn.execute("SET statement_timeout = 0")
+            loaded = data.load(conn, scale or data.Scale(), progress=progress)
+    load_seconds = time.perf_counter() - started
+    with db.connect(target, config) as conn:
+        conn.execute(
+            "SELECT pg_stat_statements_reset(0, "
+            "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
+        )
+    kwargs = {} if rounds is None else {"rounds": rounds}
+    summary = traffic.run(target, progress=progress, **kwargs)
+    with db.connect(target, config) as conn:
+        statements = top_statements(conn, limit=top)
+    return DemoResult(target, loaded, load_seconds, summary, statements)

@@ -1,0 +1,45 @@
+"""`pgarchitect demo` end to end: its own embedded server, load, traffic, the table."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from support.cli import run_cli
+
+from pgarchitect.server import embedded_server, free_port
+from pgarchitect.settings import load_config
+
+
+def test_demo_loads_plays_and_lists_then_reuses_then_resets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGARCHITECT_SERVER_PORT", str(free_port()))
+    monkeypatch.setenv("COLUMNS", "250")
+    server = embedded_server(load_config().data_dir)
+    try:
+        first = run_cli(capsys, "demo", "--small", "--rounds", "3")
+        assert first.code == 0, first.err
+        assert "Loaded 2,000 User" in first.out and "60,000 BehaviorLog" in first.out
+        assert "Top statements by total time" in first.out
+        assert 'FROM "BehaviorLog"' in first.out
+        assert "BehaviorLog" in first.err  # the progress bar
+        with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
+            events = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
+            calls = conn.execute(
+                "SELECT sum(calls) FROM pg_stat_statements "
+                "WHERE query LIKE '%lower(email) = lower($1)%'").fetchone()
+        assert events is not None and events[0] > 60_000  # plus the traffic's batches
+        assert calls is not None and calls[0] > 0
+
+        again = run_cli(capsys, "demo", "--small", "--rounds", "2")
+        assert again.code == 0, again.err
+        assert "Reused the loaded demo database" in again.out
+
+        reset = run_cli(capsys, "demo", "--small", "--rounds", "1", "--reset")
+        assert reset.code == 0, reset.err
+        assert "Loaded 2,000 User" in reset.out
+        with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
+            after = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
+        assert after is not None and 60_000 < after[0] < events[0]
+    finally:
+        server.stop()
