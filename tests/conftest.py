@@ -32,32 +32,36 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def _start(name: str, tmp_path_factory: pytest.TempPathFactory, **settings: str) -> TestServer:
-    base = tmp_path_factory.mktemp(f"server-{name}")
+def _start(request: pytest.FixtureRequest, name: str, **settings: str) -> TestServer:
+    base = request.getfixturevalue("tmp_path_factory").mktemp(f"server-{name}")
     try:
         return start_server(SPECS[name], base, **settings)
     except (ServerError, RuntimeError, OSError) as exc:
-        pytest.exit(f"Cannot start the test server {name}: {exc}", returncode=3)
+        message = f"Cannot start the test server {name}: {exc}"
+    # Stop the whole run after this test, with the reason as its last line
+    # (pytest.exit() from a fixture's setup trips pytest's own teardown).
+    request.session.shouldfail = message
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def pg18_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
-    server = _start("pg18", tmp_path_factory)
+def pg18_server(request: pytest.FixtureRequest) -> Iterator[TestServer]:
+    server = _start(request, "pg18")
     yield server
     server.local.stop()
 
 
 @pytest.fixture(scope="session")
-def pg15_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
-    server = _start("pg15", tmp_path_factory)
+def pg15_server(request: pytest.FixtureRequest) -> Iterator[TestServer]:
+    server = _start(request, "pg15")
     yield server
     server.local.stop()
 
 
 @pytest.fixture(scope="session")
-def pg15_bare_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+def pg15_bare_server(request: pytest.FixtureRequest) -> Iterator[TestServer]:
     """PostgreSQL 15 without pg_stat_statements preloaded, for doctor's failure cases."""
-    server = _start("pg15", tmp_path_factory, shared_preload_libraries="''")
+    server = _start(request, "pg15", shared_preload_libraries="''")
     yield server
     server.local.stop()
 

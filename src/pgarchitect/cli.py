@@ -159,12 +159,13 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None) -> No
         out.print(f"Loaded {rows} in {result.load_seconds:.1f} s.")
     out.print(f"Played {result.traffic.total_calls:,} application calls in "
               f"{result.traffic.elapsed_s:.1f} s.\n")
-    table = Table("#", "calls", "total ms", "mean ms", "rows", "cache hit", "statement",
+    table = Table("#", "calls", "total ms", "mean ms", "hit %",
                   title="Top statements by total time (pg_stat_statements)")
+    table.add_column("statement", min_width=30, ratio=1)
     for i, s in enumerate(result.top, 1):
         hit = "" if s.hit_ratio is None else f"{s.hit_ratio:.0%}"
-        table.add_row(str(i), f"{s.calls:,}", f"{s.total_ms:,.0f}", f"{s.mean_ms:,.1f}",
-                      f"{s.rows:,}", hit, _shorten(s.query, 160))
+        table.add_row(str(i), f"{s.calls:,}", f"{s.total_ms:,.0f}", f"{s.mean_ms:,.1f}", hit,
+                      _shorten(s.query, 120))
     out.print(table)
     out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
 
