@@ -123,33 +123,30 @@ def check_own_schema(c: Capabilities) -> Check:
     )
 
 
+def _optional_extension(c: Capabilities, name: str, extension: str, package: str,
+                        without: str) -> Check:
+    """An extension pgarchitect uses when present and works around when not."""
+    if c.has(extension):
+        return Check(name, "ok", f"version {c.installed[extension]}")
+    if extension in c.available:
+        return Check(name, "warn", f"available but not created; {without}",
+                     f"Run in database {c.database}: CREATE EXTENSION {extension};")
+    return Check(name, "warn", f"not installed; {without}",
+                 f"Debian: apt-get install postgresql-{c.major}-{package}, then "
+                 f"CREATE EXTENSION {extension};")
+
+
 def check_hypopg(c: Capabilities) -> Check:
-    name = "hypopg (what-if without building)"
-    if c.has("hypopg"):
-        return Check(name, "ok", f"version {c.installed['hypopg']}")
-    if "hypopg" in c.available:
-        return Check(name, "warn", "available but not created; the sandbox engine is used",
-                     f"Run in database {c.database}: CREATE EXTENSION hypopg;")
-    return Check(
-        name,
-        "warn",
-        "not installed; what-if builds indexes in a rolled-back transaction instead",
-        f"Debian: apt-get install postgresql-{c.major}-hypopg, then CREATE EXTENSION hypopg;",
+    return _optional_extension(
+        c, "hypopg (what-if without building)", "hypopg", "hypopg",
+        "what-if builds indexes in a rolled-back transaction instead",
     )
 
 
 def check_vector(c: Capabilities) -> Check:
-    name = "pgvector (knowledge base)"
-    if c.has("vector"):
-        return Check(name, "ok", f"version {c.installed['vector']}")
-    if "vector" in c.available:
-        return Check(name, "warn", "available but not created; similar cases are ranked "
-                     "in Python", f"Run in database {c.database}: CREATE EXTENSION vector;")
-    return Check(
-        name,
-        "warn",
-        "not installed; similar cases are ranked in Python",
-        f"Debian: apt-get install postgresql-{c.major}-pgvector, then CREATE EXTENSION vector;",
+    return _optional_extension(
+        c, "pgvector (knowledge base)", "vector", "pgvector",
+        "similar cases are ranked in Python",
     )
 
 
