@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -129,6 +133,95 @@ def server_url(ctx: click.Context, dbname: str) -> None:
 
 
 @cli.command()
+@click.argument("dsn", required=False)
+@click.option("--since", help="A window such as 7d or 24h: counters since the snapshot "
+              "taken then (see `pgarchitect snapshot`).")
+@click.option("-s", "--statement", "statements", multiple=True, help="A statement (repeatable).")
+@click.option("--file", type=click.Path(path_type=Path), help="A file of SQL statements.")
+@click.option("--log", type=click.Path(path_type=Path), help="A PostgreSQL server log.")
+@click.option("--log-format", type=click.Choice(["auto", "stderr", "csvlog", "jsonlog"]),
+              default="auto", show_default=True)
+@click.option("--database", help="Statements of this database of the server (default: the "
+              "connected one).")
+@click.option("--min-mean-ms", type=float, help="Keep statements whose mean is above this.")
+@click.option("--min-calls", type=int, help="Keep statements called more often than this.")
+@click.option("--top", type=int, help="Keep this many, by total time.")
+@click.option("--include", multiple=True, help="Only statements touching this table.")
+@click.option("--exclude", multiple=True, help="No statements touching this table.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def workload(ctx: click.Context, dsn: str | None, since: str | None, statements: tuple[str, ...],
+             file: Path | None, log: Path | None, log_format: str, database: str | None,
+             min_mean_ms: float | None, min_calls: int | None, top: int | None,
+             include: tuple[str, ...], exclude: tuple[str, ...], as_json: bool) -> None:
+    """The statements that cost the most, from pg_stat_statements, a log or SQL text."""
+    from pgarchitect.workload.collect import Request, collect, filters_from, parse_window
+
+    cfg = _config(ctx)
+    filters = filters_from(cfg, min_mean_ms=min_mean_ms, min_calls=min_calls, top=top,
+                           include_tables=include, exclude_tables=exclude)
+    request = Request(dsn=dsn, since=parse_window(since) if since else None,
+                      statements=statements, file=file, log=log, log_format=log_format,
+                      database=database, filters=filters)
+    source, result = collect(cfg, request)
+    if as_json:
+        out.print_json(data={
+            "source": source, "filters": asdict(filters) | {
+                k: sorted(v) for k, v in asdict(filters).items() if isinstance(v, frozenset)},
+            "statements": [asdict(s) for s in result.statements],
+            "skipped": [asdict(s) for s in result.skipped], "notes": result.notes,
+        })
+        return
+    _print_statements(result.statements, f"Workload from {source}: {filters.describe()}")
+    for note in result.notes:
+        out.print(f"note: {note}", soft_wrap=True)
+    if result.skipped:
+        reasons = Counter(_reason_kind(s.reason) for s in result.skipped)
+        out.print(f"{len(result.skipped)} statements left out: " +
+                  "; ".join(f"{n} {r}" for r, n in reasons.most_common()), soft_wrap=True)
+
+
+def _reason_kind(reason: str) -> str:
+    """Reasons grouped for the summary line ("Mean 3.1 ms is not…" → "mean too low")."""
+    for prefix, kind in (("Mean ", "mean too low"), ("Called ", "too few calls"),
+                         ("Not in the top", "beyond the top"), ("Could not parse", "unparseable")):
+        if reason.startswith(prefix):
+            return kind
+    return reason
+
+
+def _print_statements(statements: Sequence[Any], title: str) -> None:
+    table = Table("#", "calls", "total ms", "mean ms", "hit %", title=title)
+    table.add_column("statement", min_width=30, ratio=1)
+    for i, s in enumerate(statements, 1):
+        hit = "" if s.hit_ratio is None else f"{s.hit_ratio:.0%}"
+        table.add_row(str(i), f"{s.calls:,}", f"{s.total_ms:,.0f}", f"{s.mean_ms:,.1f}", hit,
+                      _shorten(s.query, 120))
+    out.print(table)
+
+
+@cli.command()
+@click.argument("dsn", required=False)
+@click.option("--list", "show", is_flag=True, help="List the stored snapshots instead.")
+@click.pass_context
+def snapshot(ctx: click.Context, dsn: str | None, show: bool) -> None:
+    """Store the current pg_stat_statements counters, to compare windows later."""
+    from pgarchitect.workload.collect import snapshots, take_snapshot
+
+    if show:
+        table = Table("id", "taken at", "statements", "stats reset", title="Snapshots")
+        for snap in snapshots(_config(ctx), dsn):
+            table.add_row(str(snap.id), f"{snap.taken_at:%Y-%m-%d %H:%M:%S %Z}",
+                          str(snap.statements),
+                          "" if snap.stats_reset is None else f"{snap.stats_reset:%Y-%m-%d %H:%M}")
+        out.print(table)
+        return
+    snap = take_snapshot(_config(ctx), dsn)
+    out.print(f"Snapshot {snap.id} of {snap.target}: {snap.statements} statements, "
+              f"taken at {snap.taken_at:%Y-%m-%d %H:%M:%S %Z}.")
+
+
+@cli.command()
 @click.option("--reset", is_flag=True, help="Drop the demo database and load it again.")
 @click.option("--small", is_flag=True, help="Load a small data set (seconds, not a minute).")
 @click.option("--rounds", type=click.IntRange(min=1), help="Rounds of application traffic.")
@@ -159,14 +252,8 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None) -> No
         out.print(f"Loaded {rows} in {result.load_seconds:.1f} s.")
     out.print(f"Played {result.traffic.total_calls:,} application calls in "
               f"{result.traffic.elapsed_s:.1f} s.\n")
-    table = Table("#", "calls", "total ms", "mean ms", "hit %",
-                  title="Top statements by total time (pg_stat_statements)")
-    table.add_column("statement", min_width=30, ratio=1)
-    for i, s in enumerate(result.top, 1):
-        hit = "" if s.hit_ratio is None else f"{s.hit_ratio:.0%}"
-        table.add_row(str(i), f"{s.calls:,}", f"{s.total_ms:,.0f}", f"{s.mean_ms:,.1f}", hit,
-                      _shorten(s.query, 120))
-    out.print(table)
+    _print_statements(result.workload.statements,
+                      f"Slow statements (pg_stat_statements): {result.filters.describe()}")
     out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
 
 

@@ -21,7 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pgarchitect.errors import ConfigError
 
-Value = str | int | bool | None
+Value = str | int | float | bool | None
 
 CONFIG_FILE_NAME = "pgarchitect.toml"
 CONFIG_ENV = "PGARCHITECT_CONFIG"
@@ -66,6 +66,31 @@ SETTINGS: tuple[Setting, ...] = (
         "when any is set, otherwise the embedded server.",
         env=("DATABASE_URL",),
         secret=True,
+    ),
+    Setting(
+        "store_url",
+        None,
+        "Database for pgarchitect's own tables (snapshots), as a URL or conninfo. "
+        "Unset: the target database, in schema pgarchitect.",
+        secret=True,
+    ),
+    Setting(
+        "min_mean_ms",
+        500.0,
+        "Workload filter: keep statements whose mean execution time is above this (ms).",
+        kind=float,
+    ),
+    Setting(
+        "min_calls",
+        100,
+        "Workload filter: keep statements called more often than this.",
+        kind=int,
+    ),
+    Setting(
+        "top",
+        20,
+        "Workload filter: keep this many statements, the most expensive by total time.",
+        kind=int,
     ),
     Setting(
         "data_dir",
@@ -133,15 +158,17 @@ def _coerce(setting: Setting, raw: object, origin: str) -> Value:
         raise ConfigError(
             f"{setting.name} = {raw!r} (from {origin}) is not a boolean: use true or false."
         )
-    if setting.kind is int:
+    if setting.kind in (int, float):
+        word = "a whole number" if setting.kind is int else "a number"
         if isinstance(raw, bool):
-            raise ConfigError(f"{setting.name} (from {origin}) must be a whole number.")
+            raise ConfigError(f"{setting.name} (from {origin}) must be {word}.")
         try:
-            return int(str(raw).strip())
+            number: int | float = setting.kind(str(raw).strip())
         except ValueError:
-            raise ConfigError(
-                f"{setting.name} = {raw!r} (from {origin}) is not a whole number."
-            ) from None
+            raise ConfigError(f"{setting.name} = {raw!r} (from {origin}) is not {word}.") from None
+        if number < 0:
+            raise ConfigError(f"{setting.name} = {raw!r} (from {origin}) must not be negative.")
+        return number
     text = str(raw)
     if setting.duration and not _DURATION.match(text):
         raise ConfigError(
@@ -170,6 +197,11 @@ class Config:
         value = self.values[name]
         assert isinstance(value, int)
         return value
+
+    def get_float(self, name: str) -> float:
+        value = self.values[name]
+        assert isinstance(value, int | float)
+        return float(value)
 
     def get_bool(self, name: str) -> bool:
         return bool(self.values[name])
@@ -291,7 +323,7 @@ def example_config() -> str:
             lines.append(f'# {s.name} = ""')
         elif isinstance(s.default, bool):
             lines.append(f"# {s.name} = {str(s.default).lower()}")
-        elif isinstance(s.default, int):
+        elif isinstance(s.default, int | float):
             lines.append(f"# {s.name} = {s.default}")
         else:
             lines.append(f'# {s.name} = "{s.default}"')

@@ -145,3 +145,61 @@ def group(statements: Iterable[Statement]) -> list[Statement]:
         key = s.fingerprint if s.fingerprint is not None else f"text:{s.query}"
         groups.setdefault(key, []).append(s)
     return [merge(items) for items in groups.values()]
+
+
+# The team's runbook: mean execution time above the 500 ms service-level target,
+# called more than 100 times, ordered by total time, top 20.
+DEFAULT_MIN_MEAN_MS = 500.0
+DEFAULT_MIN_CALLS = 100
+DEFAULT_TOP = 20
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which statements deserve attention; every threshold is named and reported."""
+
+    min_mean_ms: float = DEFAULT_MIN_MEAN_MS  # keep statements whose mean is above this
+    min_calls: int = DEFAULT_MIN_CALLS  # ... and that were called more often than this
+    top: int = DEFAULT_TOP  # then the most expensive by total time
+    include_tables: frozenset[str] = frozenset()  # only statements touching one of these
+    exclude_tables: frozenset[str] = frozenset()  # none touching any of these
+
+    def describe(self) -> str:
+        """The thresholds as a report shows them."""
+        text = (f"mean > {self.min_mean_ms:g} ms, calls > {self.min_calls}, "
+                f"top {self.top} by total time")
+        if self.include_tables:
+            text += f", touching {', '.join(sorted(self.include_tables))}"
+        if self.exclude_tables:
+            text += f", not touching {', '.join(sorted(self.exclude_tables))}"
+        return text
+
+
+def select(workload: Workload, filters: Filters) -> Workload:
+    """Group by fingerprint, drop internal statements, apply the thresholds.
+
+    Every statement left out is in ``skipped`` with its reason.
+    """
+    from pgarchitect.workload.internal import internal_reason, touches
+
+    kept: list[Statement] = []
+    skipped = list(workload.skipped)
+    for s in group(workload.statements):
+        reason = internal_reason(s.query)
+        if reason is None and filters.include_tables and not touches(s.query,
+                                                                       filters.include_tables):
+            reason = "Touches none of the included tables"
+        if reason is None and filters.exclude_tables and touches(s.query, filters.exclude_tables):
+            reason = "Touches an excluded table"
+        if reason is None and s.mean_ms <= filters.min_mean_ms:
+            reason = f"Mean {s.mean_ms:.1f} ms is not above {filters.min_mean_ms:g} ms"
+        if reason is None and s.calls <= filters.min_calls:
+            reason = f"Called {s.calls} times, not more than {filters.min_calls}"
+        if reason is None:
+            kept.append(s)
+        else:
+            skipped.append(Skipped(s.query, reason))
+    kept.sort(key=lambda s: s.total_ms, reverse=True)
+    for s in kept[filters.top:]:
+        skipped.append(Skipped(s.query, f"Not in the top {filters.top} by total time"))
+    return Workload(kept[: filters.top], skipped, list(workload.notes))
