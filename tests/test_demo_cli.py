@@ -20,7 +20,7 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         first = run_cli(capsys, "demo", "--small", "--rounds", "3")
         assert first.code == 0, first.err
         assert "Loaded 2,000 User" in first.out and "60,000 BehaviorLog" in first.out
-        assert "Top statements by total time" in first.out
+        assert "Slow statements (pg_stat_statements): mean > 1 ms, calls > 1" in first.out
         assert 'FROM "BehaviorLog"' in first.out
         assert "BehaviorLog" in first.err  # the progress bar
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:

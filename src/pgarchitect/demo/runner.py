@@ -19,9 +19,16 @@ from pgarchitect.workload.pgss import PgStatStatementsSource
 
 DEMO_DATABASE = "pgarchitect_demo"
 
-# The runbook's thresholds (mean > 500 ms, > 100 calls) are for production; the demo
-# runs a minute of traffic on a laptop-sized database.
-DEMO_FILTERS = Filters(min_mean_ms=1.0, min_calls=50, top=10)
+
+
+def demo_filters(rounds: int) -> Filters:
+    """Thresholds that fit the demo's size.
+
+    The runbook's (mean > 500 ms, > 100 calls) are for production; the demo runs a
+    minute of traffic on a laptop-sized database. The rarest call in the traffic mix
+    runs once in 5 rounds, so more than rounds / 10 calls keeps every kind of call.
+    """
+    return Filters(min_mean_ms=1.0, min_calls=max(1, rounds // 10), top=10)
 
 Progress = Callable[[str, int, int], None]
 
@@ -62,7 +69,7 @@ def run(
     scale: data.Scale | None = None,
     rounds: int | None = None,
     progress: Progress | None = None,
-    filters: Filters = DEMO_FILTERS,
+    filters: Filters | None = None,
 ) -> DemoResult:
     """Start (or reuse) the embedded server, load the demo if absent, play its traffic.
 
@@ -88,8 +95,9 @@ def run(
             "SELECT pg_stat_statements_reset(0, "
             "(SELECT oid FROM pg_database WHERE datname = current_database()), 0)"
         )
-    kwargs = {} if rounds is None else {"rounds": rounds}
-    summary = traffic.run(target, progress=progress, **kwargs)
+    rounds = traffic.DEFAULT_ROUNDS if rounds is None else rounds
+    filters = filters or demo_filters(rounds)
+    summary = traffic.run(target, rounds=rounds, progress=progress)
     with db.connect(target, config) as conn:
         found = select(PgStatStatementsSource(conn).read(), filters)
     return DemoResult(target, loaded, load_seconds, summary, found, filters)
