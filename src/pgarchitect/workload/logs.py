@@ -75,6 +75,7 @@ _WHAT = re.compile(
     r"(?:(statement)|(execute fetch from|execute|parse|bind) \S*?): (.*)\Z", re.DOTALL
 )
 # What log_statement writes before a statement runs: "statement: %s" / "execute %s: %s".
+_TIMED = ("duration:", "statement:", "execute ")
 _LOGGED = re.compile(r"(?:(statement)|(execute fetch from|execute) \S*?): (.*)\Z", re.DOTALL)
 _PARAMS_DETAIL = re.compile(r"parameters: (.*)\Z", re.DOTALL | re.IGNORECASE)
 _PARAM = re.compile(r"\$(\d+) = (NULL|'(?:[^']|'')*')(?:, |\Z)", re.DOTALL)
@@ -339,6 +340,7 @@ class _Pending:
     query: str
     params: tuple[str | None, ...] | None
     line: int
+    extended: bool  # "execute name: …" rather than "statement: …"
 
 
 @dataclass
@@ -352,16 +354,19 @@ class _Plan:
 class _Collector:
     """Turns log records into statements, process by process.
 
-    auto_explain logs a plan when the executor finishes, before the statement's own
-    duration line; a plan followed by a statement line with its query text is the
-    same execution and counts once, with the statement's duration (which includes
-    parsing and planning).
+    With auto_explain and a statement log both on, one execution is logged twice;
+    it counts once, with the statement line's duration (which includes parsing and
+    planning). auto_explain logs when the executor ends: inside the statement for
+    the simple protocol and for the extended protocol's INSERT/UPDATE/DELETE, so
+    before the statement's duration line; for an extended-protocol SELECT, when its
+    portal is dropped (at the next Bind or at commit), so after it.
     """
 
     source: str
     statements: list[Statement] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
-    plans: dict[int | None, list[_Plan]] = field(default_factory=dict)
+    plans: dict[int | None, list[_Plan]] = field(default_factory=dict)  # not claimed yet
+    claims: dict[int | None, set[str]] = field(default_factory=dict)  # plans still to come
     logged: dict[int, _Pending] = field(default_factory=dict)
     unpaired: int = 0  # log_statement lines that got no duration
     unpairable: int = 0  # log_statement lines without a process id
@@ -391,23 +396,15 @@ class _Collector:
         if rest is None:  # log_duration's line for what log_statement wrote before
             pending = self.logged.pop(pid, None) if pid is not None else None
             if pending is not None:
-                self._executed(pid, pending.query, ms, pending.params, pending.line)
+                self._executed(pid, pending.query, ms, pending.params, pending.line,
+                               extended=pending.extended)
             return
         if rest.startswith("plan:"):
-            query = plan_query(rest[len("plan:"):])
-            if query is None:
-                self.skipped.append(Skipped(_excerpt(rest), f"Log line {entry.line}: no "
-                                            "Query Text in the auto_explain plan"))
-                return
-            pending_plans = self.plans.setdefault(pid, [])
-            pending_plans.append(_Plan(query, ms, entry.line))
-            if len(pending_plans) > MAX_PENDING_PLANS:
-                old = pending_plans.pop(0)
-                self._emit(old.query, old.ms, None, old.line)
+            self._plan(entry, ms, rest[len("plan:"):])
             return
         what = _WHAT.match(rest)
         if what is None or not what.group(3).strip():
-            if what is None and rest.startswith(("statement:", "execute", "parse", "bind")):
+            if rest.startswith(("statement:", "execute", "parse", "bind")):
                 self._cut(entry)
             return  # e.g. "fastpath function call": not a statement
         kind = what.group(1) or what.group(2)
@@ -419,7 +416,8 @@ class _Collector:
         params = None
         if kind == "execute" and params_detail:
             params = self._params(params_detail.group(1), entry.line)
-        self._executed(pid, what.group(3).strip(), ms, params, entry.line, entry.detail)
+        self._executed(pid, what.group(3).strip(), ms, params, entry.line, entry.detail,
+                       extended=kind == "execute")
 
     def _cut(self, entry: _Entry) -> None:
         self.skipped.append(Skipped(_excerpt(entry.message), f"Log line {entry.line} is cut off"))
@@ -431,6 +429,22 @@ class _Collector:
                                         "not parse; the statement is kept without them"))
         return params
 
+    def _plan(self, entry: _Entry, ms: float, body: str) -> None:
+        query = plan_query(body)
+        if query is None:
+            self.skipped.append(Skipped(_excerpt(body), f"Log line {entry.line}: no Query Text "
+                                        "in the auto_explain plan"))
+            return
+        claim = self.claims.get(entry.pid)
+        if claim is not None and query in claim:  # an extended-protocol SELECT's plan
+            del self.claims[entry.pid]
+            return
+        pending = self.plans.setdefault(entry.pid, [])
+        pending.append(_Plan(query, ms, entry.line))
+        if len(pending) > MAX_PENDING_PLANS:
+            old = pending.pop(0)
+            self._emit(old.query, old.ms, None, old.line)
+
     def _logged(self, entry: _Entry, logged: re.Match[str],
                 params_detail: re.Match[str] | None) -> None:
         if logged.group(2) == "execute fetch from":
@@ -441,14 +455,15 @@ class _Collector:
         if self.logged.pop(entry.pid, None) is not None:
             self.unpaired += 1
         self._flush_plans(entry.pid)  # they came before this statement started
+        extended = logged.group(2) is not None
         params = None
-        if logged.group(2) and params_detail:
+        if extended and params_detail:
             params = self._params(params_detail.group(1), entry.line)
-        self.logged[entry.pid] = _Pending(logged.group(3).strip(), params, entry.line)
+        self.logged[entry.pid] = _Pending(logged.group(3).strip(), params, entry.line, extended)
 
     def _executed(self, pid: int | None, query: str, ms: float,
                   params: tuple[str | None, ...] | None, line: int,
-                  detail: str | None = None) -> None:
+                  detail: str | None = None, *, extended: bool) -> None:
         same = {query}
         # SQL-level EXECUTE: auto_explain shows the PREPARE's text, and the query
         # worth reporting is the prepared one, not "EXECUTE name(…)".
@@ -456,10 +471,17 @@ class _Collector:
         if prepared and query[:7].upper() == "EXECUTE":
             same.add((detail or "")[len("prepare: "):].strip())
             query = prepared.group(1).strip()
+        # Plans logged just before are this execution's: one for an extended
+        # execute, one per statement of a simple query string ("SELECT 1; SELECT 2").
         pending = self.plans.get(pid, [])
-        while pending and pending[-1].query in same:
+        claimed = False
+        while pending and pending[-1].query in same and not (extended and claimed):
             pending.pop()
+            claimed = True
         self._flush_plans(pid)
+        self.claims.pop(pid, None)
+        if extended and not claimed:
+            self.claims[pid] = same
         self._emit(query, ms, params, line)
 
     def _flush_plans(self, pid: int | None) -> None:
@@ -488,41 +510,34 @@ class _Collector:
 # -- the source ---------------------------------------------------------------------
 
 
-def _lines(stream: TextIO) -> Iterator[str]:
-    while line := stream.readline():
-        yield line
-
-
-@dataclass
 class LogSource:
     """A PostgreSQL server log (stderr, csvlog or jsonlog; plain or gzip) as a workload.
 
-    ``stream`` reads from an open text stream instead of ``path`` (which then only
-    names the source and hints at the format). ``database`` keeps the statements
-    of one database: the log must name it (``%d`` in log_line_prefix, or csvlog
-    and jsonlog, which always do).
+    ``format`` is one of :data:`FORMATS`; ``auto`` goes by the file's extension
+    (``.csv``, ``.json``), else by its first line. ``stream`` reads from an open text
+    stream instead of ``path``, which then only names the source and hints at the
+    format. ``database`` keeps the statements of one database: the log must name it
+    (``%d`` in log_line_prefix; csvlog and jsonlog always do).
     """
 
-    path: Path | str
-    stream: TextIO | None = None
-    format: str = "auto"
-    database: str | None = None
-    name: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.path = Path(self.path)
-        self.name = f"log:{self.path}"
-        if self.format not in FORMATS:
-            close = difflib.get_close_matches(self.format, FORMATS, n=1)
+    def __init__(self, path: Path | str, stream: TextIO | None = None, *,
+                 format: str = "auto", database: str | None = None) -> None:
+        if format not in FORMATS:
+            close = difflib.get_close_matches(format, FORMATS, n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"Unknown log format '{self.format}'.{hint} Use one of: "
+            raise ConfigError(f"Unknown log format '{format}'.{hint} Use one of: "
                               f"{', '.join(FORMATS)}.")
+        self.path = Path(path)
+        self.stream = stream
+        self.format = format
+        self.database = database
+        self.name = f"log:{self.path}"
 
     def read(self) -> Workload:
         """Every logged execution as one statement, with the records that were skipped."""
         if self.stream is not None:
             return self._read(self.stream)
-        path = Path(self.path)
+        path = self.path
         # newline="\n": a carriage return inside a logged query is not a line break.
         try:
             if path.suffix == ".gz":
@@ -548,17 +563,19 @@ class LogSource:
             raise ConfigError(f"Cannot read {path}: {exc}") from None
 
     def _read(self, stream: TextIO) -> Workload:
-        lines: Iterator[str] = _lines(stream)
+        lines: Iterator[str] = iter(stream)
         fmt = self.format
         if fmt == "auto":
             head = list(itertools.islice(lines, 1))
-            fmt = detect_format(Path(self.path), head[0] if head else "")
+            fmt = detect_format(self.path, head[0] if head else "")
             lines = itertools.chain(head, lines)
         collector = _Collector(self.name)
         unknown_db = 0
         for entry in _READERS[fmt](lines, collector.skipped):
             if self.database is not None and entry.database != self.database:
-                unknown_db += entry.database is None and entry.severity != "DETAIL"
+                # Server processes' own records never name a database: count only
+                # the ones that would have been statements.
+                unknown_db += entry.database is None and entry.message.startswith(_TIMED)
                 continue
             collector.feed(entry)
         collector.finish()
