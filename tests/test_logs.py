@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -308,3 +309,16 @@ def test_a_log_without_durations_says_which_settings_to_use() -> None:
     wl = LogSource("quiet.log", io.StringIO(text)).read()
     assert wl.statements == [] and wl.skipped == []
     assert "set log_min_duration_statement" in wl.notes[1]
+
+
+def test_cli_workload_reads_a_log(logs: Logs, capsys: pytest.CaptureFixture[str]) -> None:
+    from support.cli import run_cli
+
+    result = run_cli(capsys, "workload", "--log", str(logs.csv), "--min-mean-ms", "-1",
+                     "--min-calls", "0", "--top", "100", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert data["source"] == f"log:{logs.csv}"
+    assert data["statements"] and any(s["params"] for s in data["statements"])
+    # The server's own utility statements are left out by the workload filters.
+    assert not any(s["query"].upper().startswith(("SET ", "BEGIN")) for s in data["statements"])
