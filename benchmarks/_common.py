@@ -26,22 +26,27 @@ def temporary_server() -> Iterator[str]:
             server.destroy()
 
 
-def machine(conninfo: str, *extra: str) -> list[str]:
-    """Lines naming the CPU, the PostgreSQL server and the client."""
-    cpu = "unknown"
+def cpu() -> str:
+    """The line naming the machine: CPUs, those this process may use, the model."""
+    model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+                model = line.split(":", 1)[1].strip()
                 break
     except OSError:
         pass
+    return f"machine:    {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}"
+
+
+def machine(conninfo: str, *extra: str) -> list[str]:
+    """Lines naming the CPU, the PostgreSQL server and the client."""
     with psycopg.connect(conninfo) as conn:
         row = conn.execute("SELECT version()").fetchone()
     client = ", ".join([f"Python {platform.python_version()}", f"psycopg {psycopg.__version__}",
                         *extra])
     return [
-        f"machine:    {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu}",
+        cpu(),
         f"postgresql: {row[0] if row else '?'}",
         f"client:     {client}",
     ]

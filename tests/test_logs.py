@@ -263,7 +263,8 @@ def test_cut_stderr_lines_are_skipped_and_reading_goes_on(logs: Logs) -> None:
     reasons = [s.reason for s in wl.skipped]
     assert reasons[0].startswith("Log line 1 is cut off")
     assert reasons[1] == "Log line 3 is cut off"
-    assert reasons[2].startswith("Could not parse query (log line 4): syntax error")
+    assert reasons[2].startswith("Could not parse query: the statement is cut at the end")
+    assert reasons[2].endswith("(log line 4)")
     assert wl.skipped[2].query.endswith("WHERE id =")
 
 

@@ -39,9 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import pglast
-
-from pgarchitect.analysis import fingerprint
+from pgarchitect.analysis import fingerprint, parse_problem
 from pgarchitect.errors import ConfigError
 from pgarchitect.workload import Skipped, Statement, Workload
 
@@ -325,14 +323,6 @@ def plan_query(body: str) -> str | None:
     return "\n".join(kept).strip() or None
 
 
-def _parse_error(query: str) -> str:
-    try:
-        pglast.parser.parse_sql(query)
-    except pglast.parser.ParseError as exc:
-        return str(exc.args[0]) if exc.args else str(exc)
-    return "no fingerprint"
-
-
 @dataclass
 class _Pending:
     """A statement log_statement wrote, waiting for log_duration's line."""
@@ -492,8 +482,8 @@ class _Collector:
               line: int) -> None:
         fp = fingerprint(query)
         if fp is None:
-            self.skipped.append(Skipped(_excerpt(query), f"Could not parse query (log line "
-                                        f"{line}): {_parse_error(query)}"))
+            error = parse_problem(query) or "Could not parse query"
+            self.skipped.append(Skipped(_excerpt(query), f"{error} (log line {line})"))
             return
         self.statements.append(Statement(
             query=query, fingerprint=fp, calls=1, total_ms=ms, mean_ms=ms, min_ms=ms,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pglast
 
-from pgarchitect.analysis import fingerprint
+from pgarchitect.analysis import fingerprint, parse_problem
 from pgarchitect.errors import ConfigError
 from pgarchitect.workload import Skipped, Statement, Workload
 
@@ -16,17 +16,9 @@ def _statement(query: str, source: str) -> Statement | Skipped:
     query = query.strip().rstrip(";").strip()
     fp = fingerprint(query)
     if fp is None:
-        return Skipped(query, _parse_error(query))
+        return Skipped(query, parse_problem(query) or "Could not parse query")
     # One call each: text alone says nothing of frequency, so every statement weighs the same.
     return Statement(query=query, fingerprint=fp, calls=1, source=source)
-
-
-def _parse_error(query: str) -> str:
-    try:
-        pglast.parse_sql(query)
-    except pglast.parser.ParseError as exc:
-        return f"Could not parse query: {exc}"
-    return "Could not parse query"
 
 
 def read_texts(queries: Sequence[str], source: str) -> Workload:
