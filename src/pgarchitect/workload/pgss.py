@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -93,17 +94,20 @@ def layout(conn: psycopg.Connection[Any]) -> Layout:
 
 
 def select_sql(lay: Layout, *, by_dbid: bool = True) -> sql.Composed:
-    """The SELECT of raw rows: userid, dbid, queryid, toplevel, query, then COLUMNS."""
+    """The SELECT of raw rows: userid, dbid, queryid, toplevel, query, stats_since, COLUMNS."""
     fields: list[sql.Composable] = []
     for field in COLUMNS:
         column = lay.column(field)
         fields.append(sql.Identifier(column) if column else sql.SQL("NULL"))
     toplevel = sql.Identifier("toplevel") if "toplevel" in lay.columns else sql.SQL("true")
+    # When the entry began counting (pg_stat_statements 1.11, PostgreSQL 17+).
+    since = sql.Identifier("stats_since") if "stats_since" in lay.columns else sql.SQL("NULL")
     where = sql.SQL("WHERE dbid = %(dbid)s") if by_dbid else sql.SQL("")
     return sql.SQL(
-        "SELECT userid, dbid, queryid, {toplevel}, query, {fields} FROM {view} {where}"
+        "SELECT userid, dbid, queryid, {toplevel}, query, {since}, {fields} FROM {view} {where}"
     ).format(
         toplevel=toplevel,
+        since=since,
         fields=sql.SQL(", ").join(fields),
         view=sql.Identifier(lay.schema, "pg_stat_statements"),
         where=where,
@@ -120,6 +124,7 @@ class RawRow:
     toplevel: bool
     query: str
     counters: Mapping[str, float | int | None]
+    stats_since: datetime | None = None  # PostgreSQL 17+: when the entry began counting
 
     @property
     def key(self) -> tuple[int, int, int, bool]:
@@ -135,12 +140,12 @@ def read_raw(conn: psycopg.Connection[Any], lay: Layout, dbid: int | None) -> li
             # Plain numbers (wal_bytes is numeric, a Decimal): they go to JSON snapshots.
             counters: dict[str, float | int | None] = {
                 f: None if v is None else int(v) if f in INT_FIELDS else float(v)
-                for f, v in zip(COLUMNS, r[5:], strict=True)
+                for f, v in zip(COLUMNS, r[6:], strict=True)
             }
             if not lay.io_timing:
                 for f in IO_TIMING_FIELDS:
                     counters[f] = None
-            result.append(RawRow(r[0], r[1], r[2], bool(r[3]), r[4] or "", counters))
+            result.append(RawRow(r[0], r[1], r[2], bool(r[3]), r[4] or "", counters, r[5]))
         return result
     except psycopg.errors.ObjectNotInPrerequisiteState:
         raise CapabilityMissing(

@@ -8,7 +8,9 @@ counters now. Three things make that difference more than a subtraction:
   PostgreSQL 13 an entry counting fewer calls than before): the counters start
   again from zero, so the window is counted from the reset;
 - an entry evicted when the view was full (``pg_stat_statements.max``) and added
-  back later: its count restarts; it is counted from its return;
+  back later, or reset alone: its count restarts; it is counted from its return.
+  PostgreSQL 17+ says when each entry began counting (``stats_since``); before
+  that, a restart shows only when the entry counts fewer calls than before;
 - a statement that is new in the window: all of its counters belong to it.
 """
 
@@ -83,15 +85,17 @@ def take(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any]) -> 
     dbid = current_dbid(conn, None)
     rows = read_raw(conn, lay, dbid)
     stats_reset, dealloc = reset_info(conn, lay)
+    now = conn.execute("SELECT now()").fetchone()  # the target's clock, as stats_since is
+    assert now is not None
     tables = conn.execute(TABLE_STATS_SQL).fetchall()
     indexes = conn.execute(INDEX_STATS_SQL).fetchall()
     store.migrate(store_conn)
     with store_conn.transaction():
         row = store_conn.execute(
             "INSERT INTO pgarchitect.snapshot "
-            "(target, dbid, server_version, stats_reset, dealloc, io_timing) "
-            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, taken_at",
-            [target_of(conn), dbid, conn.info.server_version, stats_reset, dealloc,
+            "(taken_at, target, dbid, server_version, stats_reset, dealloc, io_timing) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, taken_at",
+            [now[0], target_of(conn), dbid, conn.info.server_version, stats_reset, dealloc,
              lay.io_timing],
         ).fetchone()
         assert row is not None
@@ -161,7 +165,7 @@ class SnapshotDeltaSource:
         snaps = list_snapshots(self.store_conn, target_of(self.conn))
         if not snaps:
             return None, []
-        now = self.store_conn.execute("SELECT now()").fetchone()
+        now = self.conn.execute("SELECT now()").fetchone()  # the clock snapshots use
         assert now is not None
         start = now[0] - self.since
         older = [s for s in snaps if s.taken_at <= start]
@@ -201,14 +205,16 @@ class SnapshotDeltaSource:
         statements = []
         for row in rows:
             old = None if reset else stored.get(row.key)
-            if old is not None and int(row.counters["calls"] or 0) < int(old["calls"] or 0):
+            began_after = row.stats_since is not None and row.stats_since > base.taken_at
+            if old is not None and (began_after or
+                                    int(row.counters["calls"] or 0) < int(old["calls"] or 0)):
                 old = None  # counted again from zero: a reset (PG 13) or an eviction
                 restarted += 1
             counters = delta(old, row.counters) if old is not None else dict(row.counters)
             if int(counters["calls"] or 0) > 0:
                 statements.append(to_statement(row, self.name, counters))
         if restarted:
-            notes.append(f"{restarted} statements counted fewer calls than in the snapshot "
+            notes.append(f"{restarted} statements began counting again after the snapshot "
                          "(reset or evicted): counted from their restart.")
         notes.insert(0, f"Window: since snapshot {base.id} taken at "
                         f"{base.taken_at:%Y-%m-%d %H:%M %Z}.")
