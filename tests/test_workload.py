@@ -160,11 +160,12 @@ def test_snapshot_delta_through_a_stats_reset(pg_db: TestDatabase) -> None:
     assert any("reset" in n for n in result.notes)
 
 
-def test_snapshot_delta_when_one_entry_restarts(pg_db: TestDatabase) -> None:
-    """An entry reset (or evicted and re-added) alone counts from its restart."""
+def _window_after_entry_reset(pg_db: TestDatabase, before: int, after: int,
+                              lookups: int) -> tuple[Workload, int]:
+    """Snapshot, reset the scan's entry alone, play again: the window and the snapshots."""
     with pg_db.connect() as app:
         _setup(app)
-        _play(app, scans=9, lookups=20)
+        _play(app, scans=before, lookups=20)
         queryid = app.execute("SELECT queryid FROM pg_stat_statements WHERE query = %s",
                               [SCAN]).fetchone()
     assert queryid is not None
@@ -172,31 +173,27 @@ def test_snapshot_delta_when_one_entry_restarts(pg_db: TestDatabase) -> None:
         take(conn, conn)
         with pg_db.connect() as app:
             app.execute("SELECT pg_stat_statements_reset(0, 0, %s)", [queryid[0]])
-            _play(app, scans=2, lookups=4)
+            _play(app, scans=after, lookups=lookups)
         result = select(SnapshotDeltaSource(conn, conn, timedelta(0)).read(), ALL)
         snaps = list_snapshots(conn, f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}")
+    return result, len(snaps)
+
+
+def test_snapshot_delta_when_one_entry_restarts(pg_db: TestDatabase) -> None:
+    """An entry reset (or evicted and re-added) alone counts from its restart."""
+    result, snapshots = _window_after_entry_reset(pg_db, before=9, after=2, lookups=4)
     found = _by_text(result)
     assert found[SCAN].calls == 2 and found[LOOKUP].calls == 4
     assert any("began counting again" in n for n in result.notes)
-    assert len(snaps) == 1
+    assert snapshots == 1
 
 
 @pytest.mark.pg(">= 17")
-def test_snapshot_delta_when_a_restarted_entry_outgrows_its_old_count(pg_db: TestDatabase
-                                                                      ) -> None:
+def test_snapshot_delta_when_a_restarted_entry_outgrows_its_old_count(
+    pg_db: TestDatabase,
+) -> None:
     """12 calls after a reset, more than the 9 before: only stats_since (17+) tells."""
-    with pg_db.connect() as app:
-        _setup(app)
-        _play(app, scans=9, lookups=0)
-        queryid = app.execute("SELECT queryid FROM pg_stat_statements WHERE query = %s",
-                              [SCAN]).fetchone()
-    assert queryid is not None
-    with db.connect(pg_db.conninfo, load_config()) as conn:
-        take(conn, conn)
-        with pg_db.connect() as app:
-            app.execute("SELECT pg_stat_statements_reset(0, 0, %s)", [queryid[0]])
-            _play(app, scans=12, lookups=0)
-        result = select(SnapshotDeltaSource(conn, conn, timedelta(0)).read(), ALL)
+    result, _ = _window_after_entry_reset(pg_db, before=9, after=12, lookups=0)
     assert _by_text(result)[SCAN].calls == 12
 
 
