@@ -256,7 +256,7 @@ def select(
     chosen: frozenset[IndexDef] = frozenset()
     used = 0
     counter = itertools.count()
-    # Max-heap of (−ratio upper bound, tiebreak, index, replaces, config version).
+    # Max-heap of (-ratio upper bound, tiebreak, index, replaces, config version).
     heap: list[tuple[float, int, IndexDef, IndexDef | None, int]] = []
     version = 0
     for cand in dict.fromkeys(candidates):
@@ -264,7 +264,7 @@ def select(
         if net > 0:
             heapq.heappush(heap, (-net / size_of(cand), next(counter), cand, None, version))
     while heap:
-        neg_ratio, _, index, replaces, seen = heapq.heappop(heap)
+        _, _, index, replaces, seen = heapq.heappop(heap)
         if index in chosen or (replaces is not None and replaces not in chosen):
             continue
         extra = size_of(index) - (size_of(replaces) if replaces else 0)
