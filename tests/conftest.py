@@ -11,6 +11,8 @@ A server that cannot start stops the whole run with one message.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,24 @@ import pytest
 from support.servers import SPECS, TestDatabase, TestServer, start_server, version_matches
 
 from pgarchitect.errors import ServerError
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest's default temporary root is shared by every session of the user, and a
+    # new session deletes old ones' directories: with two runs at once, one removes
+    # the other's servers. Each session gets a directory of its own instead.
+    if not config.option.basetemp:
+        config.option.basetemp = tempfile.mkdtemp(prefix="pgarchitect-tests-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
 
 
 @pytest.fixture(autouse=True)

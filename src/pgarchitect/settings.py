@@ -93,6 +93,43 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
     ),
     Setting(
+        "budget",
+        "",
+        "Storage budget for new indexes, e.g. 500MB or 2GB. Empty: a quarter of the "
+        "database's size.",
+    ),
+    Setting(
+        "whatif",
+        "auto",
+        "What-if engine: auto (HypoPG when created in the database, else the sandbox), "
+        "hypopg, or sandbox (build each index in a rolled-back transaction).",
+    ),
+    Setting(
+        "min_cost",
+        100.0,
+        "Advisor gate: statements whose planner cost is below this get no index.",
+        kind=float,
+    ),
+    Setting(
+        "min_savings_pct",
+        20.0,
+        "Advisor gate: an index must cut some statement's cost by at least this percentage.",
+        kind=float,
+    ),
+    Setting(
+        "max_indexes_per_table",
+        5,
+        "Advisor: most new indexes proposed for one table.",
+        kind=int,
+    ),
+    Setting(
+        "sandbox_max_table_mb",
+        2048,
+        "Largest table (MB) the sandbox and verification build an index on, inside a "
+        "rolled-back transaction that blocks the table's writes meanwhile.",
+        kind=int,
+    ),
+    Setting(
         "data_dir",
         _default_data_dir(),
         "Directory for pgarchitect's files, including the embedded server's data.",
