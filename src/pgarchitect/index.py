@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from pglast import keywords
 from psycopg import sql
 
 MAX_IDENTIFIER = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
@@ -155,16 +156,17 @@ class IndexDef:
 
 
 _PLAIN = re.compile(r"^[a-z_][a-z0-9_$]*$")
-_RESERVED = frozenset({"user", "order", "group", "select", "table", "where", "limit", "offset",
-                       "desc", "asc", "from", "to", "default", "column", "check", "primary"})
+# As PostgreSQL's quote_ident: every keyword that is not unreserved gets quotes.
+_KEYWORDS = frozenset(keywords.RESERVED_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
+                      | keywords.COL_NAME_KEYWORDS)
 
 
 def quote(identifier: str) -> str:
-    """An identifier as PostgreSQL prints it: bare when it can be, quoted otherwise.
+    """An identifier as PostgreSQL's quote_ident prints it: bare when it can be.
 
-    >>> quote("user_id"), quote("userId"), quote("timestamp"), quote("order")
-    ('user_id', '"userId"', 'timestamp', '"order"')
+    >>> quote("user_id"), quote("userId"), quote("timestamp"), quote("end"), quote("name")
+    ('user_id', '"userId"', '"timestamp"', '"end"', 'name')
     """
-    if _PLAIN.match(identifier) and identifier not in _RESERVED:
+    if _PLAIN.match(identifier) and identifier not in _KEYWORDS:
         return identifier
     return '"' + identifier.replace('"', '""') + '"'
