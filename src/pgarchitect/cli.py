@@ -132,39 +132,60 @@ def server_url(ctx: click.Context, dbname: str) -> None:
     out.print(_embedded(ctx.parent or ctx).url(dbname), markup=False, soft_wrap=True)
 
 
+def _workload_options(command: Any) -> Any:
+    """The options that name a workload, shared by `workload` and `advise`."""
+    options = [
+        click.argument("dsn", required=False),
+        click.option("--since", help="A window such as 7d or 24h: counters since the "
+                     "snapshot taken then (see `pgarchitect snapshot`)."),
+        click.option("-s", "--statement", "statements", multiple=True,
+                     help="A statement (repeatable)."),
+        click.option("--file", type=click.Path(path_type=Path), help="A file of SQL statements."),
+        click.option("--log", type=click.Path(path_type=Path), help="A PostgreSQL server log."),
+        click.option("--log-format", type=click.Choice(["auto", "stderr", "csvlog", "jsonlog"]),
+                     default="auto", show_default=True),
+        click.option("--pg-stat-statements", "pgss", is_flag=True,
+                     help="Read pg_stat_statements (the default when no other source is named)."),
+        click.option("--database", help="Statements of this database of the server (default: "
+                     "the connected one)."),
+        click.option("--min-mean-ms", type=float, help="Keep statements whose mean is above this."),
+        click.option("--min-calls", type=int, help="Keep statements called more often than this."),
+        click.option("--top", type=int, help="Keep this many, by total time."),
+        click.option("--include", multiple=True, help="Only statements touching this table."),
+        click.option("--exclude", multiple=True, help="No statements touching this table."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _workload_request(cfg: Config, opts: dict[str, Any]) -> Any:
+    from pgarchitect.workload.collect import Request, filters_from, parse_window
+
+    named = [bool(opts["statements"]), bool(opts["file"]), bool(opts["log"]), opts["pgss"]]
+    if sum(named) > 1:
+        raise click.UsageError("Name one source: -s, --file, --log or --pg-stat-statements.")
+    filters = filters_from(cfg, min_mean_ms=opts["min_mean_ms"], min_calls=opts["min_calls"],
+                           top=opts["top"], include_tables=opts["include"],
+                           exclude_tables=opts["exclude"])
+    return Request(dsn=opts["dsn"], since=parse_window(opts["since"]) if opts["since"] else None,
+                   statements=opts["statements"], file=opts["file"], log=opts["log"],
+                   log_format=opts["log_format"], database=opts["database"], filters=filters)
+
+
 @cli.command()
-@click.argument("dsn", required=False)
-@click.option("--since", help="A window such as 7d or 24h: counters since the snapshot "
-              "taken then (see `pgarchitect snapshot`).")
-@click.option("-s", "--statement", "statements", multiple=True, help="A statement (repeatable).")
-@click.option("--file", type=click.Path(path_type=Path), help="A file of SQL statements.")
-@click.option("--log", type=click.Path(path_type=Path), help="A PostgreSQL server log.")
-@click.option("--log-format", type=click.Choice(["auto", "stderr", "csvlog", "jsonlog"]),
-              default="auto", show_default=True)
-@click.option("--database", help="Statements of this database of the server (default: the "
-              "connected one).")
-@click.option("--min-mean-ms", type=float, help="Keep statements whose mean is above this.")
-@click.option("--min-calls", type=int, help="Keep statements called more often than this.")
-@click.option("--top", type=int, help="Keep this many, by total time.")
-@click.option("--include", multiple=True, help="Only statements touching this table.")
-@click.option("--exclude", multiple=True, help="No statements touching this table.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_workload_options
 @click.pass_context
-def workload(ctx: click.Context, dsn: str | None, since: str | None, statements: tuple[str, ...],
-             file: Path | None, log: Path | None, log_format: str, database: str | None,
-             min_mean_ms: float | None, min_calls: int | None, top: int | None,
-             include: tuple[str, ...], exclude: tuple[str, ...], as_json: bool) -> None:
+def workload(ctx: click.Context, /, **opts: Any) -> None:
     """The statements that cost the most, from pg_stat_statements, a log or SQL text."""
-    from pgarchitect.workload.collect import Request, collect, filters_from, parse_window
+    from pgarchitect.workload.collect import collect
 
     cfg = _config(ctx)
-    filters = filters_from(cfg, min_mean_ms=min_mean_ms, min_calls=min_calls, top=top,
-                           include_tables=include, exclude_tables=exclude)
-    request = Request(dsn=dsn, since=parse_window(since) if since else None,
-                      statements=statements, file=file, log=log, log_format=log_format,
-                      database=database, filters=filters)
+    request = _workload_request(cfg, opts)
     source, result = collect(cfg, request)
-    if as_json:
+    filters = request.filters
+    if opts["as_json"]:
         out.print_json(data={
             "source": source, "filters": asdict(filters) | {
                 k: sorted(v) for k, v in asdict(filters).items() if isinstance(v, frozenset)},
@@ -179,6 +200,102 @@ def workload(ctx: click.Context, dsn: str | None, since: str | None, statements:
         reasons = Counter(_reason_kind(s.reason) for s in result.skipped)
         out.print(f"{len(result.skipped)} statements left out: " +
                   "; ".join(f"{n} {r}" for r, n in reasons.most_common()), soft_wrap=True)
+
+
+@cli.command()
+@_workload_options
+@click.option("--budget", help="Storage budget for new indexes, e.g. 500MB (default: the "
+              "budget setting, else a quarter of the database's size).")
+@click.option("--whatif", type=click.Choice(["auto", "hypopg", "sandbox"]),
+              help="What-if engine (default: the whatif setting).")
+@click.option("--no-verify", is_flag=True, help="Skip EXPLAIN ANALYZE before/after.")
+@click.option("--runs", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="EXPLAIN ANALYZE runs per statement, before and after (median).")
+@click.option("--allow-writes", is_flag=True,
+              help="Measure INSERT/UPDATE/DELETE too (inside transactions rolled back).")
+@click.option("--allow-large", is_flag=True,
+              help="Build indexes on tables above sandbox_max_table_mb to measure them.")
+@click.pass_context
+def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_verify: bool,
+           runs: int, allow_writes: bool, allow_large: bool, **opts: Any) -> None:
+    """Indexes that make the workload cheaper, proven on the planner and the data."""
+    from pgarchitect.advise import AdviseRequest, run
+
+    cfg = _config(ctx)
+    request = AdviseRequest(workload=_workload_request(cfg, opts), budget=budget,
+                            whatif=whatif, verify=not no_verify, runs=runs,
+                            allow_writes=allow_writes, allow_large=allow_large)
+    advice = run(cfg, request)
+    if opts["as_json"]:
+        out.print_json(data=_advice_json(advice))
+        return
+    _print_advice(advice)
+
+
+def _advice_json(advice: Any) -> dict[str, Any]:
+    recs = []
+    for r in advice.recommendations:
+        v = r.verified
+        recs.append({
+            "index": str(r.index), "name": r.index.name, "create": r.create_sql,
+            "rollback": r.rollback_sql, "size_bytes": v.choice.size,
+            "confidence": v.confidence, "estimated_gain": v.estimated_gain,
+            "measured_gain": v.measured_gain, "reasoning": r.reasoning, "flags": v.flags,
+            "rule": r.candidate.rule if r.candidate else None,
+            "factors": [asdict(f) for f in v.factors],
+            "statements": [asdict(m) | {"median_before_ms": m.median_before,
+                                        "median_after_ms": m.median_after}
+                           for m in v.measurements],
+        })
+    return {
+        "source": advice.source, "engine": advice.engine,
+        "options": asdict(advice.options), "recommendations": recs,
+        "statements": [asdict(s) for s in advice.statements],
+        "skipped": [asdict(s) for s in advice.skipped], "notes": advice.notes,
+        "selection_seconds": advice.selection_seconds, "evaluations": advice.evaluations,
+    }
+
+
+def _cost(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
+def _print_advice(advice: Any) -> None:
+    o = advice.options
+    out.print(f"[bold]Index advice[/] ({advice.source}, what-if: {advice.engine}, budget "
+              f"{o.budget / 1e6:,.0f} MB; selection {advice.selection_seconds:.1f} s, "
+              f"{advice.evaluations} plans)\n")
+    if not advice.recommendations:
+        out.print("No index to recommend.")
+    for i, r in enumerate(advice.recommendations, 1):
+        v = r.verified
+        out.print(f"[bold]{i}. {r.index}[/]  confidence [bold]{v.confidence:.0f}%[/]",
+                  soft_wrap=True)
+        out.print(f"   {r.create_sql};", markup=False, soft_wrap=True)
+        out.print(f"   rollback: {r.rollback_sql};", markup=False, soft_wrap=True)
+        est = "?" if v.estimated_gain is None else f"{v.estimated_gain:.0%}"
+        meas = "not measured" if v.measured_gain is None else f"{v.measured_gain:.0%}"
+        out.print(f"   size {v.choice.size / 1e6:,.1f} MB · estimated gain {est} · "
+                  f"measured gain {meas}", soft_wrap=True)
+        for m in v.measurements:
+            if m.measured:
+                out.print(f"     {m.median_before:,.2f} ms → {m.median_after:,.2f} ms  "
+                          f"{_shorten(m.query, 80)}", markup=False, soft_wrap=True)
+        out.print("   " + r.reasoning, markup=False, soft_wrap=True)
+        out.print("   factors: " + "; ".join(f"{f.name} {f.value:.2f} ({f.detail})"
+                                             for f in v.factors), markup=False, soft_wrap=True)
+        for flag in v.flags:
+            out.print(f"   [yellow]flag:[/] {flag}", soft_wrap=True)
+        out.print()
+    table = Table("#", "cost before", "cost after", "result", title="Statements")
+    table.add_column("statement", min_width=30, ratio=1)
+    for i, s in enumerate(advice.statements, 1):
+        result = ", ".join(s.indexes) if s.indexes else (s.reason or "")
+        table.add_row(str(i), _cost(s.cost_before), _cost(s.cost_after), result,
+                      _shorten(s.query, 100))
+    out.print(table)
+    for note in advice.notes:
+        out.print(f"note: {note}", soft_wrap=True)
 
 
 def _reason_kind(reason: str) -> str:

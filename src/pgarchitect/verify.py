@@ -31,6 +31,8 @@ DEFAULT_MAX_TABLE_BYTES = 2 * 1024**3  # build at most 2 GB tables in the sandbo
 # Estimated and measured gains further apart than this (in points) are flagged.
 DISAGREEMENT_POINTS = 30.0
 
+NOISE_FLOOR_MS = 0.1
+
 TABLE_BYTES_SQL = "SELECT pg_total_relation_size(%s::regclass)"
 
 
@@ -79,11 +81,17 @@ class Measurement:
 
     @property
     def spread(self) -> float:
-        """Coefficient of variation of the runs with the index (0 = perfectly stable)."""
+        """Coefficient of variation of the runs with the index (0 = perfectly stable).
+
+        Below a tenth of a millisecond, timer and scheduling noise is all there is to
+        see: such runs count as stable.
+        """
         if len(self.after_ms) < 2:
             return 0.0
         mean = statistics.fmean(self.after_ms)
-        return statistics.pstdev(self.after_ms) / mean if mean else 0.0
+        if mean < NOISE_FLOOR_MS:
+            return 0.0
+        return statistics.pstdev(self.after_ms) / mean
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,9 @@ def measure(
             results[s.query] = Measurement(s.query, values, origins, reason=reason,
                                            estimated_gain=estimated.get(s.query))
             continue
-        uses = all(index.name in p.indexes_used() for p in a)
+        # EXPLAIN VERBOSE names indexes schema-qualified.
+        names = {index.name, f"{index.schema}.{index.name}"}
+        uses = all(names & set(p.indexes_used()) for p in a)
         results[s.query] = Measurement(s.query, values, origins, _median_ms(b), _median_ms(a),
                                        uses, estimated.get(s.query))
     return [results[s.query] for s in statements]

@@ -1,0 +1,292 @@
+"""The index advisor, end to end: workload → analysis → candidates → what-if → selection → verify.
+
+:func:`run` is the one function the CLI (``pgarchitect advise``), the demo and later
+the audit call. Nothing here changes a schema: the what-if engines and the
+verification build indexes only inside transactions that are rolled back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from pgarchitect import db
+from pgarchitect.analysis import Analysis, analyze, load_catalog
+from pgarchitect.candidates import Candidate, CandidateSet, TableInfo, generate, load_tables
+from pgarchitect.errors import ConfigError
+from pgarchitect.index import IndexDef
+from pgarchitect.selection import Options, Selection, TableWrites, Target, select
+from pgarchitect.settings import Config
+from pgarchitect.verify import StatementInput, Verified, confidence, measure
+from pgarchitect.whatif import open_engine
+from pgarchitect.workload import Skipped, Statement
+from pgarchitect.workload.collect import Request, collect
+
+DEFAULT_BUDGET_SHARE = 0.25  # of the database's size, when no budget is given
+INDEXABLE = frozenset({"table", "partitioned table", "partition", "materialized view"})
+# Roles whose columns an index may be extended by.
+KEY_ROLES = frozenset({"eq", "in", "range", "join", "sort", "null"})
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$")
+_UNITS = {None: 1, "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``500MB`` (10^6, as the published index-selection comparisons count) or ``2GiB``.
+
+    >>> parse_size("500MB"), parse_size("1.5 GB"), parse_size("64MiB")
+    (500000000, 1500000000, 67108864)
+    """
+    match = _SIZE.match(text)
+    if not match:
+        raise ConfigError(f"Budget {text!r} is not a size: use e.g. 500MB, 2GB or 512MiB.")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True)
+class AdviseRequest:
+    """What to advise on and how."""
+
+    workload: Request = field(default_factory=Request)
+    budget: str | None = None  # e.g. "500MB"; None: the setting, else a share of the database
+    whatif: str | None = None  # auto | hypopg | sandbox; None: the setting
+    verify: bool = True
+    runs: int = 3
+    allow_writes: bool = False  # measure INSERT/UPDATE/DELETE (rolled back)
+    allow_large: bool = False  # build indexes on tables above sandbox_max_table_mb
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One index to create, with the evidence for it."""
+
+    verified: Verified
+    candidate: Candidate | None
+    create_sql: str
+    rollback_sql: str
+    reasoning: str
+
+    @property
+    def index(self) -> IndexDef:
+        return self.verified.index
+
+
+@dataclass(frozen=True)
+class StatementReport:
+    """What the advisor concluded for one statement."""
+
+    query: str
+    calls: int
+    total_ms: float
+    cost_before: float | None = None
+    cost_after: float | None = None
+    indexes: tuple[str, ...] = ()  # names of recommended indexes it uses
+    reason: str | None = None  # why it got nothing
+
+
+@dataclass
+class Advice:
+    """The advisor's result."""
+
+    source: str
+    engine: str
+    options: Options
+    recommendations: list[Recommendation]
+    statements: list[StatementReport]
+    skipped: list[Skipped]
+    notes: list[str]
+    selection_seconds: float = 0.0
+    evaluations: int = 0
+
+
+def _targets(statements: Sequence[Statement], analyses: Sequence[Analysis]) -> list[Target]:
+    targets = []
+    for s, a in zip(statements, analyses, strict=True):
+        tables = frozenset((r.schema, r.name) for r in a.relations if r.kind in INDEXABLE)
+        updated = frozenset((c.schema, c.table, c.column) for c in a.set_columns)
+        targets.append(Target(s.query, max(s.calls, 1), s.total_ms, tables, updated))
+    return targets
+
+
+def _key_columns(analyses: Sequence[Analysis]) -> dict[tuple[str, str], list[str]]:
+    columns: dict[tuple[str, str], list[str]] = {}
+    for a in analyses:
+        for use in a.columns:
+            if KEY_ROLES & set(use.roles):
+                cols = columns.setdefault((use.column.schema, use.column.table), [])
+                if use.column.column not in cols:
+                    cols.append(use.column.column)
+    return columns
+
+
+# Seconds since the counters of each kind began: the statements' and the tables'.
+# pg_stat_statements_info (with its stats_reset) exists from PostgreSQL 14.
+WINDOWS_SQL = """
+SELECT extract(epoch FROM now() - coalesce(
+           (SELECT stats_reset FROM pg_stat_statements_info), pg_postmaster_start_time())),
+       extract(epoch FROM now() - coalesce(
+           (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
+           pg_postmaster_start_time()))
+"""
+WINDOWS_SQL_13 = """
+SELECT extract(epoch FROM now() - pg_postmaster_start_time()),
+       extract(epoch FROM now() - coalesce(
+           (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
+           pg_postmaster_start_time()))
+"""
+
+
+def _window_ratio(conn: psycopg.Connection[Any], since_seconds: float | None) -> float:
+    """Statements' window over the table counters' window, to compare like with like.
+
+    Benefit comes from statement counters and write overhead from table counters;
+    they often began at different times (one reset, not the other), so the write
+    counts are scaled to the statements' window.
+    """
+    query = WINDOWS_SQL if conn.info.server_version >= 140000 else WINDOWS_SQL_13
+    try:
+        with conn.transaction():
+            row = conn.execute(query).fetchone()
+    except psycopg.errors.UndefinedTable:  # statements read from a log or text
+        return 1.0
+    if not row or not row[1]:
+        return 1.0
+    statements_window = since_seconds if since_seconds is not None else float(row[0])
+    return min(1.0, max(statements_window, 1.0) / float(row[1]))
+
+
+def _writes(tables: dict[tuple[str, str], TableInfo],
+            ratio: float) -> dict[tuple[str, str], TableWrites]:
+    return {key: TableWrites(int(t.inserts * ratio), int(t.updates * ratio),
+                             int(t.hot_updates * ratio), int(t.deletes * ratio), len(t.indexes))
+            for key, t in tables.items()}
+
+
+def _budget(conn: psycopg.Connection[Any], config: Config, given: str | None) -> int:
+    text = given or config.get_str("budget")
+    if text:
+        return parse_size(text)
+    row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return int((row[0] if row else 0) * DEFAULT_BUDGET_SHARE)
+
+
+def _reasoning(rec: Verified, candidate: Candidate | None) -> str:
+    why = candidate.reason if candidate else "chosen for the workload"
+    n = len(rec.choice.helps)
+    est = f"{rec.estimated_gain:.0%}" if rec.estimated_gain is not None else "?"
+    measured = (f", {rec.measured_gain:.0%} measured" if rec.measured_gain is not None
+                else ", not measured")
+    return (f"{why[0].upper()}{why[1:]}: helps {n} statement{'s' if n != 1 else ''}, "
+            f"planner estimate {est} cheaper{measured}.")
+
+
+def _statement_reports(statements: Sequence[Statement], analyses: Sequence[Analysis],
+                       cands: CandidateSet, selection: Selection,
+                       kept: dict[IndexDef, str]) -> list[StatementReport]:
+    outcomes = {o.query: o for o in selection.outcomes}
+    reports = []
+    for s, a in zip(statements, analyses, strict=True):
+        base = StatementReport(s.query, s.calls, s.total_ms)
+        if a.error:
+            reports.append(StatementReport(**{**base.__dict__, "reason": a.error}))
+            continue
+        o = outcomes.get(s.query)
+        names = tuple(kept[i] for i in (o.indexes if o else ()) if i in kept)
+        reason = None
+        if not names:
+            reasons = [*cands.skipped_for(s.query)]
+            if o is not None and o.reason:
+                reasons.append(o.reason)
+            if not cands.for_statement(s.query) and not reasons:
+                reasons.append("No candidate index for it")
+            reason = "; ".join(dict.fromkeys(reasons)) or "No index chosen for it"
+        reports.append(StatementReport(
+            s.query, s.calls, s.total_ms, o.cost_before if o else None,
+            o.cost_after if o else None, names, reason))
+    return reports
+
+
+def run(config: Config, request: AdviseRequest) -> Advice:
+    """Advise indexes for a workload; nothing is changed in the database."""
+    source, workload = collect(config, request.workload)
+    statements = workload.statements
+    conninfo = db.target_conninfo(config, request.workload.dsn)
+    with db.connect(conninfo, config) as conn:
+        catalog = load_catalog(conn)
+        analyses = [analyze(s.query, catalog) for s in statements]
+        touched = {(r.schema, r.name) for a in analyses for r in a.relations
+                   if r.kind in INDEXABLE}
+        tables = load_tables(conn, touched) if touched else {}
+        cands = generate(analyses, tables)
+        options = Options(
+            budget=_budget(conn, config, request.budget),
+            min_cost=config.get_float("min_cost"),
+            min_savings_pct=config.get_float("min_savings_pct"),
+            max_per_table=config.get_int("max_indexes_per_table"),
+        )
+        max_bytes = config.get_int("sandbox_max_table_mb") * 2**20
+        window = request.workload.since
+        since = window.total_seconds() if window is not None else None
+        engine = open_engine(conn, request.whatif or config.get_str("whatif"),
+                             max_table_bytes=max_bytes, allow_large=request.allow_large)
+        try:
+            parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
+            targets = _targets([s for s, _ in parsed], [a for _, a in parsed])
+            selection = select(
+                targets, [c.index for c in cands.candidates],
+                lambda q, ix: engine.cost(q, ix).total_cost, engine.size, options,
+                writes=_writes(tables, _window_ratio(conn, since)),
+                columns=_key_columns([a for _, a in parsed]),
+            )
+        finally:
+            engine.close()
+        by_index = {c.index: c for c in cands.candidates}
+        by_query = {s.query: (s, a) for s, a in parsed}
+        total_benefit = sum(c.benefit for c in selection.chosen) or 1.0
+        recommendations = []
+        for choice in selection.chosen:
+            weights = {}
+            inputs, estimated = [], {}
+            for query, before, after in choice.helps:
+                s, a = by_query[query]
+                weights[query] = s.total_ms if selection.unit == "ms" else before - after
+                estimated[query] = 1.0 - after / before if before else 0.0
+                inputs.append(StatementInput(query, a.params, s.params, weights[query]))
+            measurements = (
+                measure(conn, choice.index, inputs, runs=request.runs,
+                        allow_writes=request.allow_writes, max_table_bytes=max_bytes,
+                        allow_large=request.allow_large, estimated=estimated)
+                if request.verify else [])
+            verified = confidence(choice, measurements or _unmeasured(inputs, estimated),
+                                  weights, workload_benefit_share=choice.benefit / total_benefit,
+                                  budget=options.budget)
+            candidate = by_index.get(choice.index)
+            recommendations.append(Recommendation(
+                verified, candidate,
+                choice.index.create_sql().as_string(conn),
+                choice.index.drop_sql().as_string(conn),
+                _reasoning(verified, candidate),
+            ))
+    recommendations.sort(key=lambda r: r.verified.confidence, reverse=True)
+    kept = {r.index: r.index.name for r in recommendations}
+    notes = [*workload.notes, f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
+             f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
+             f"{options.max_per_table} new indexes per table."]
+    return Advice(
+        source=source, engine=engine.name, options=options, recommendations=recommendations,
+        statements=_statement_reports(statements, analyses, cands, selection, kept),
+        skipped=workload.skipped, notes=notes, selection_seconds=selection.seconds,
+        evaluations=selection.evaluations,
+    )
+
+
+def _unmeasured(inputs: Sequence[StatementInput], estimated: dict[str, float]) -> list[Any]:
+    from pgarchitect.verify import Measurement
+
+    return [Measurement(s.query, estimated_gain=estimated.get(s.query),
+                        reason="verification was turned off") for s in inputs]
