@@ -186,8 +186,8 @@ def _reasoning(rec: Verified, candidate: Candidate | None) -> str:
 
 
 def _statement_reports(statements: Sequence[Statement], analyses: Sequence[Analysis],
-                       cands: CandidateSet, selection: Selection,
-                       kept: dict[IndexDef, str]) -> list[StatementReport]:
+                       cands: CandidateSet, selection: Selection, kept: dict[IndexDef, str],
+                       plan_errors: dict[str, str]) -> list[StatementReport]:
     outcomes = {o.query: o for o in selection.outcomes}
     reports = []
     for s, a in zip(statements, analyses, strict=True):
@@ -198,7 +198,9 @@ def _statement_reports(statements: Sequence[Statement], analyses: Sequence[Analy
         o = outcomes.get(s.query)
         names = tuple(kept[i] for i in (o.indexes if o else ()) if i in kept)
         reason = None
-        if not names:
+        if s.query in plan_errors and (o is None or o.cost_before is None):
+            reason = plan_errors[s.query]
+        elif not names:
             reasons = [*cands.skipped_for(s.query)]
             if o is not None and o.reason:
                 reasons.append(o.reason)
@@ -234,12 +236,20 @@ def run(config: Config, request: AdviseRequest) -> Advice:
         since = window.total_seconds() if window is not None else None
         engine = open_engine(conn, request.whatif or config.get_str("whatif"),
                              max_table_bytes=max_bytes, allow_large=request.allow_large)
+        plan_errors: dict[str, str] = {}
+
+        def cost(query: str, indexes: Sequence[IndexDef]) -> float | None:
+            costing = engine.cost(query, indexes)
+            if costing.reason is not None:
+                plan_errors.setdefault(query, costing.reason.reason)
+            return costing.total_cost
+
         try:
             parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
             targets = _targets([s for s, _ in parsed], [a for _, a in parsed])
             selection = select(
                 targets, [c.index for c in cands.candidates],
-                lambda q, ix: engine.cost(q, ix).total_cost, engine.size, options,
+                cost, engine.size, options,
                 writes=_writes(tables, _window_ratio(conn, since)),
                 columns=_key_columns([a for _, a in parsed]),
             )
@@ -279,7 +289,7 @@ def run(config: Config, request: AdviseRequest) -> Advice:
              f"{options.max_per_table} new indexes per table."]
     return Advice(
         source=source, engine=engine.name, options=options, recommendations=recommendations,
-        statements=_statement_reports(statements, analyses, cands, selection, kept),
+        statements=_statement_reports(statements, analyses, cands, selection, kept, plan_errors),
         skipped=workload.skipped, notes=notes, selection_seconds=selection.seconds,
         evaluations=selection.evaluations,
     )
