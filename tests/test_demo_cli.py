@@ -22,6 +22,7 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         assert "Loaded 2,000 User" in first.out and "60,000 BehaviorLog" in first.out
         assert "Slow statements (pg_stat_statements): mean > 1 ms, calls > 1" in first.out
         assert 'FROM "BehaviorLog"' in first.out
+        assert "Index advice (pg_stat_statements, what-if: sandbox" in first.out
         assert "BehaviorLog" in first.err  # the progress bar
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
             events = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
@@ -31,11 +32,11 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         assert events is not None and events[0] > 60_000  # plus the traffic's batches
         assert calls is not None and calls[0] > 0
 
-        again = run_cli(capsys, "demo", "--small", "--rounds", "2")
+        again = run_cli(capsys, "demo", "--small", "--rounds", "2", "--no-advice")
         assert again.code == 0, again.err
         assert "Reused the loaded demo database" in again.out
 
-        reset = run_cli(capsys, "demo", "--small", "--rounds", "1", "--reset")
+        reset = run_cli(capsys, "demo", "--small", "--rounds", "1", "--reset", "--no-advice")
         assert reset.code == 0, reset.err
         assert "Loaded 2,000 User" in reset.out
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:

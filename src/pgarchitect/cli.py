@@ -342,8 +342,10 @@ def snapshot(ctx: click.Context, dsn: str | None, show: bool) -> None:
 @click.option("--reset", is_flag=True, help="Drop the demo database and load it again.")
 @click.option("--small", is_flag=True, help="Load a small data set (seconds, not a minute).")
 @click.option("--rounds", type=click.IntRange(min=1), help="Rounds of application traffic.")
+@click.option("--no-advice", is_flag=True, help="Stop after listing the slow statements.")
 @click.pass_context
-def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None) -> None:
+def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None,
+         no_advice: bool) -> None:
     """Load the demo education platform, play its traffic, show what is slow."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -360,7 +362,7 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None) -> No
 
         result = runner.run(
             _config(ctx), reset=reset, scale=data.Scale.small() if small else None,
-            rounds=rounds, progress=progress,
+            rounds=rounds, progress=progress, advise=not no_advice,
         )
     if result.loaded is None:
         out.print("Reused the loaded demo database (--reset loads it again).")
@@ -371,6 +373,9 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None) -> No
               f"{result.traffic.elapsed_s:.1f} s.\n")
     _print_statements(result.workload.statements,
                       f"Slow statements (pg_stat_statements): {result.filters.describe()}")
+    if result.advice is not None:
+        out.print()
+        _print_advice(result.advice)
     out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
 
 

@@ -11,10 +11,13 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect import db
+from pgarchitect.advise import Advice, AdviseRequest
+from pgarchitect.advise import run as run_advisor
 from pgarchitect.demo import data, traffic
 from pgarchitect.server import embedded_server
 from pgarchitect.settings import Config
 from pgarchitect.workload import Filters, Workload, select
+from pgarchitect.workload.collect import Request
 from pgarchitect.workload.pgss import PgStatStatementsSource
 
 DEMO_DATABASE = "pgarchitect_demo"
@@ -43,6 +46,7 @@ class DemoResult:
     traffic: traffic.TrafficSummary
     workload: Workload
     filters: Filters
+    advice: Advice | None = None  # None when advice was not asked for
 
 
 def _ensure_database(admin: psycopg.Connection[Any], reset: bool) -> None:
@@ -70,8 +74,10 @@ def run(
     rounds: int | None = None,
     progress: Progress | None = None,
     filters: Filters | None = None,
+    advise: bool = True,
 ) -> DemoResult:
-    """Start (or reuse) the embedded server, load the demo if absent, play its traffic.
+    """Start (or reuse) the embedded server, load the demo if absent, play its traffic,
+    list the slow statements and (unless ``advise`` is False) advise indexes for them.
 
     Statement statistics of the demo database are reset before the traffic, so the
     result shows this run's workload only.
@@ -102,4 +108,7 @@ def run(
     summary = traffic.run(target, rounds=rounds, progress=progress)
     with db.connect(target, config) as conn:
         found = select(PgStatStatementsSource(conn).read(), filters)
-    return DemoResult(target, loaded, load_seconds, summary, found, filters)
+    advice = None
+    if advise:
+        advice = run_advisor(config, AdviseRequest(workload=Request(dsn=target, filters=filters)))
+    return DemoResult(target, loaded, load_seconds, summary, found, filters, advice)
