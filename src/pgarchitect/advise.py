@@ -109,7 +109,9 @@ def _targets(statements: Sequence[Statement], analyses: Sequence[Analysis]) -> l
     for s, a in zip(statements, analyses, strict=True):
         tables = frozenset((r.schema, r.name) for r in a.relations if r.kind in INDEXABLE)
         updated = frozenset((c.schema, c.table, c.column) for c in a.set_columns)
-        targets.append(Target(s.query, max(s.calls, 1), s.total_ms, tables, updated))
+        columns = frozenset((u.column.schema, u.column.table, u.column.column)
+                            for u in a.columns)
+        targets.append(Target(s.query, max(s.calls, 1), s.total_ms, tables, updated, columns))
     return targets
 
 
@@ -213,18 +215,61 @@ def _statement_reports(statements: Sequence[Statement], analyses: Sequence[Analy
     return reports
 
 
+@dataclass
+class Chosen:
+    """The selection half of the advisor: what was analysed, proposed and chosen."""
+
+    analyses: list[Analysis]
+    candidates: CandidateSet
+    selection: Selection
+    engine: str
+    plan_errors: dict[str, str]  # statement -> why the planner could not plan it
+
+
+def choose(
+    conn: psycopg.Connection[Any],
+    statements: Sequence[Statement],
+    options: Options,
+    *,
+    whatif: str = "auto",
+    max_table_bytes: int,
+    allow_large: bool = False,
+    since_seconds: float | None = None,
+) -> Chosen:
+    """Analyse, propose, ask the planner, and select: no verification, nothing built."""
+    catalog = load_catalog(conn)
+    analyses = [analyze(s.query, catalog) for s in statements]
+    touched = {(r.schema, r.name) for a in analyses for r in a.relations if r.kind in INDEXABLE}
+    tables = load_tables(conn, touched) if touched else {}
+    cands = generate(analyses, tables)
+    engine = open_engine(conn, whatif, max_table_bytes=max_table_bytes, allow_large=allow_large)
+    plan_errors: dict[str, str] = {}
+
+    def cost(query: str, indexes: Sequence[IndexDef]) -> float | None:
+        costing = engine.cost(query, indexes)
+        if costing.reason is not None:
+            plan_errors.setdefault(query, costing.reason.reason)
+        return costing.total_cost
+
+    try:
+        parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
+        selection = select(
+            _targets([s for s, _ in parsed], [a for _, a in parsed]),
+            [c.index for c in cands.candidates], cost, engine.size, options,
+            writes=_writes(tables, _window_ratio(conn, since_seconds)),
+            columns=_key_columns([a for _, a in parsed]),
+        )
+    finally:
+        engine.close()
+    return Chosen(analyses, cands, selection, engine.name, plan_errors)
+
+
 def run(config: Config, request: AdviseRequest) -> Advice:
     """Advise indexes for a workload; nothing is changed in the database."""
     source, workload = collect(config, request.workload)
     statements = workload.statements
     conninfo = db.target_conninfo(config, request.workload.dsn)
     with db.connect(conninfo, config) as conn:
-        catalog = load_catalog(conn)
-        analyses = [analyze(s.query, catalog) for s in statements]
-        touched = {(r.schema, r.name) for a in analyses for r in a.relations
-                   if r.kind in INDEXABLE}
-        tables = load_tables(conn, touched) if touched else {}
-        cands = generate(analyses, tables)
         options = Options(
             budget=_budget(conn, config, request.budget),
             min_cost=config.get_float("min_cost"),
@@ -233,28 +278,12 @@ def run(config: Config, request: AdviseRequest) -> Advice:
         )
         max_bytes = config.get_int("sandbox_max_table_mb") * 2**20
         window = request.workload.since
-        since = window.total_seconds() if window is not None else None
-        engine = open_engine(conn, request.whatif or config.get_str("whatif"),
-                             max_table_bytes=max_bytes, allow_large=request.allow_large)
-        plan_errors: dict[str, str] = {}
-
-        def cost(query: str, indexes: Sequence[IndexDef]) -> float | None:
-            costing = engine.cost(query, indexes)
-            if costing.reason is not None:
-                plan_errors.setdefault(query, costing.reason.reason)
-            return costing.total_cost
-
-        try:
-            parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
-            targets = _targets([s for s, _ in parsed], [a for _, a in parsed])
-            selection = select(
-                targets, [c.index for c in cands.candidates],
-                cost, engine.size, options,
-                writes=_writes(tables, _window_ratio(conn, since)),
-                columns=_key_columns([a for _, a in parsed]),
-            )
-        finally:
-            engine.close()
+        chosen = choose(conn, statements, options,
+                        whatif=request.whatif or config.get_str("whatif"),
+                        max_table_bytes=max_bytes, allow_large=request.allow_large,
+                        since_seconds=window.total_seconds() if window else None)
+        analyses, cands, selection = chosen.analyses, chosen.candidates, chosen.selection
+        parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
         by_index = {c.index: c for c in cands.candidates}
         by_query = {s.query: (s, a) for s, a in parsed}
         total_benefit = sum(c.benefit for c in selection.chosen) or 1.0
@@ -288,8 +317,9 @@ def run(config: Config, request: AdviseRequest) -> Advice:
              f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
              f"{options.max_per_table} new indexes per table."]
     return Advice(
-        source=source, engine=engine.name, options=options, recommendations=recommendations,
-        statements=_statement_reports(statements, analyses, cands, selection, kept, plan_errors),
+        source=source, engine=chosen.engine, options=options, recommendations=recommendations,
+        statements=_statement_reports(statements, analyses, cands, selection, kept,
+                                      chosen.plan_errors),
         skipped=workload.skipped, notes=notes, selection_seconds=selection.seconds,
         evaluations=selection.evaluations,
     )

@@ -18,6 +18,8 @@ Later stages read :class:`Plan` and :class:`PlanNode`, never text plans.
 
 from __future__ import annotations
 
+import functools
+
 import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,7 +29,7 @@ from typing import Any
 
 import pglast.parser
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 from psycopg.rows import tuple_row
 
 from pgarchitect.analysis import ColumnRef, Param
@@ -392,8 +394,13 @@ def _bounds(tree: Any) -> dict[int, str]:
     return found
 
 
+@functools.lru_cache(maxsize=4096)
 def _check(query: str) -> _Statement | NoPlan:
-    """Parse the text; accept exactly one SELECT, INSERT, UPDATE, DELETE or MERGE."""
+    """Parse the text; accept exactly one SELECT, INSERT, UPDATE, DELETE or MERGE.
+
+    Cached: the what-if stage plans the same statement hundreds of times, and
+    parsing and walking a TPC-H query costs as much as planning it.
+    """
     try:
         tree = json.loads(pglast.parser.parse_sql_json(query))
     except pglast.parser.ParseError as exc:
@@ -481,6 +488,11 @@ def _explain(conn: psycopg.Connection[Any], query: sql.Composed, *, simple: bool
     return parse_plan(rows[0][0])
 
 
+def _idle(conn: psycopg.Connection[Any]) -> bool:
+    """Autocommit and outside any transaction: a failing statement leaves nothing behind."""
+    return conn.autocommit and conn.info.transaction_status == pq.TransactionStatus.IDLE
+
+
 @contextmanager
 def _rolled_back(conn: psycopg.Connection[Any]) -> Iterator[list[str]]:
     """A transaction (a savepoint inside the caller's) that is always rolled back.
@@ -536,6 +548,10 @@ def generic_plan(
     if isinstance(stmt, NoPlan):
         return stmt
     try:
+        if stmt.params == 0 and not settings and _idle(conn):
+            # A plain EXPLAIN runs nothing: no transaction to roll back (two round
+            # trips fewer, and the what-if stage asks this hundreds of times).
+            return _explain(conn, sql.SQL("EXPLAIN (VERBOSE, FORMAT JSON) ") + stmt.sql)
         with _rolled_back(conn) as prepared:
             _apply(conn, settings or {})
             if stmt.params == 0:

@@ -53,6 +53,21 @@ class Target:
     total_ms: float = 0.0
     tables: frozenset[tuple[str, str]] = frozenset()  # (schema, table) it reads or writes
     updated_columns: frozenset[tuple[str, str, str]] = frozenset()  # (schema, table, column)
+    # Columns it references, (schema, table, column); empty: unknown, every index counts.
+    columns: frozenset[tuple[str, str, str]] = frozenset()
+
+    def may_use(self, index: IndexDef) -> bool:
+        """Whether the planner could use ``index`` for this statement at all.
+
+        A b-tree, GIN or BRIN index is only of use to a statement that references its
+        leading column; an expression key is kept whenever the table matches.
+        """
+        if (index.schema, index.table) not in self.tables:
+            return False
+        lead = index.keys[0].column if index.keys else None
+        if lead is None or not self.columns:
+            return True
+        return (index.schema, index.table, lead) in self.columns
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,12 @@ class Options:
     extend: bool = True  # try extending chosen indexes by one column
 
 
+def _order(index: IndexDef) -> tuple[str, bool]:
+    """A sort key for indexes: the dataclass order fails on None beside a value (a key
+    that is an expression beside one that is a column, a partial index beside a full one)."""
+    return (str(index), index.unique)
+
+
 class _Evaluator:
     """Workload cost of an index configuration, asking the planner only when needed."""
 
@@ -135,13 +156,13 @@ class _Evaluator:
         self.evaluations = 0
 
     def cost(self, target: Target, config: frozenset[IndexDef]) -> float | None:
-        # Only indexes on the statement's own tables can change its plan: keying
-        # the cache on those makes most questions repeats.
-        relevant = frozenset(i for i in config if (i.schema, i.table) in target.tables)
+        # Only indexes the statement could use can change its plan: keying the cache
+        # on those makes most questions repeats.
+        relevant = frozenset(i for i in config if target.may_use(i))
         key = (target.query, relevant)
         if key not in self._cache:
             self.evaluations += 1
-            self._cache[key] = self.cost_fn(target.query, sorted(relevant))
+            self._cache[key] = self.cost_fn(target.query, sorted(relevant, key=_order))
         return self._cache[key]
 
     def weight(self, target: Target, before: float, after: float) -> float:
@@ -159,7 +180,7 @@ class _Evaluator:
         after_config = (config - {replaces} if replaces else config) | {index}
         total, helped = 0.0, []
         for t in self.targets:
-            if (index.schema, index.table) not in t.tables:
+            if not t.may_use(index):
                 continue
             before = self.cost(t, before_config)
             after = self.cost(t, after_config)
@@ -254,11 +275,13 @@ def select(
         return sum(1 for i in config if (i.schema, i.table) == (index.schema, index.table))
 
     chosen: frozenset[IndexDef] = frozenset()
+    picked: list[IndexDef] = []  # the chosen indexes, in the order they were chosen
     used = 0
     counter = itertools.count()
     # Max-heap of (-ratio upper bound, tiebreak, index, replaces, config version).
     heap: list[tuple[float, int, IndexDef, IndexDef | None, int]] = []
     version = 0
+    ordered = {_key_set(c): c for c in reversed(candidates) if c.method == "btree"}
     for cand in dict.fromkeys(candidates):
         net, _, _ = score(cand, chosen, None)
         if net > 0:
@@ -281,6 +304,9 @@ def select(
                 heapq.heappush(heap, (-ratio, next(counter), index, replaces, version))
                 continue
         chosen = (chosen - {replaces} if replaces else chosen) | {index}
+        # An extension takes the place of the index it grows from.
+        picked = ([index if i == replaces else i for i in picked] if replaces
+                  else [*picked, index])
         used += extra
         version += 1
         if options.extend and columns:
@@ -288,17 +314,35 @@ def select(
                 if wider in chosen:
                     continue
                 net, _, _ = score(wider, chosen, index)
+                # The candidates stage ordered and directed these keys on purpose
+                # (equality columns most selective first, a sort key as the ORDER BY
+                # says): when its form gains as much, take it. Else the answer would
+                # depend on which single-column index the greedy happened to pick
+                # first (on real sizes, the one that deduplicates best).
+                same = ordered.get(_key_set(wider))
+                if same is not None and same != wider and same not in chosen:
+                    same_net, _, _ = score(same, chosen, index)
+                    if same_net >= net:
+                        wider, net = same, same_net
                 if net > 0:
                     ratio = net / max(size_of(wider) - size_of(index), 1)
                     heapq.heappush(heap, (-ratio, next(counter), wider, index, version))
 
-    chosen = _merge_prefixes(chosen)
-    result = _finish(ev, live, chosen, size_of, writes, options, time_weighted, outcomes)
+    chosen = _merge_prefixes(_narrow(ev, live, _replay(ev, live, picked, options), options))
+    result = _finish(ev, live, chosen, size_of, writes, options, time_weighted, outcomes,
+                     searched=frozenset(picked))
     result.outcomes = [outcomes[t.query] for t in targets if t.query in outcomes]
     result.budget = options.budget
     result.seconds = time.perf_counter() - started
     result.evaluations = ev.evaluations
     return result
+
+
+def _key_set(index: IndexDef) -> tuple[object, ...]:
+    """An index with its keys in any order and direction."""
+    keys = frozenset((k.column, k.expression, k.opclass) for k in index.keys)
+    return (index.schema, index.table, index.method, keys, index.include, index.where,
+            index.unique)
 
 
 def _merge_prefixes(chosen: frozenset[IndexDef]) -> frozenset[IndexDef]:
@@ -307,18 +351,83 @@ def _merge_prefixes(chosen: frozenset[IndexDef]) -> frozenset[IndexDef]:
                      if not any(i != j and i.is_prefix_of(j) for j in chosen))
 
 
+def _earns(ev: _Evaluator, live: Sequence[Target], index: IndexDef,
+           before: frozenset[IndexDef], after: frozenset[IndexDef], options: Options) -> bool:
+    """Whether going from ``before`` to ``after`` (``index`` added or widened) passes the
+    gates for a statement: one that still costs ``min_cost`` is cut by ``min_savings_pct``."""
+    for t in live:
+        if (index.schema, index.table) not in t.tables:
+            continue
+        b, a = ev.cost(t, before), ev.cost(t, after)
+        if (b is not None and a is not None and b > 0 and b >= options.min_cost
+                and 100.0 * (1 - a / b) >= options.min_savings_pct):
+            return True
+    return False
+
+
+def _replay(ev: _Evaluator, live: Sequence[Target], picked: Sequence[IndexDef],
+            options: Options) -> frozenset[IndexDef]:
+    """The greedy's choices, in its order, keeping those that pass the gates on their own.
+
+    The greedy takes any positive gain per byte: after a small index (a partial one,
+    a BRIN, one side of a BitmapAnd) it adds a bigger one that shaves a few cost
+    units more, and which of the two survives would be a matter of rounding. Each
+    index must earn its place the way Dexter's statements do, given the ones chosen
+    before it; then those that a later one made useless are dropped.
+    """
+    kept: frozenset[IndexDef] = frozenset()
+    for index in picked:
+        if _earns(ev, live, index, kept, kept | {index}, options):
+            kept |= {index}
+    for index in [i for i in picked if i in kept]:
+        others = kept - {index}
+        if all(ev.cost(t, others) == ev.cost(t, kept) for t in live
+               if (index.schema, index.table) in t.tables):
+            kept = others
+    return kept
+
+
+def _narrower(index: IndexDef) -> IndexDef | None:
+    """The index without its INCLUDE columns, else without its last key; None if one key."""
+    if index.include:
+        return replace(index, include=())
+    if index.method == "btree" and len(index.keys) > 1:
+        return replace(index, keys=index.keys[:-1])
+    return None
+
+
+def _narrow(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
+            options: Options) -> frozenset[IndexDef]:
+    """Drop INCLUDE columns and trailing keys that do not pass the gates on their own.
+
+    A covering index or an extension was chosen for any gain, such as one heap
+    fetch saved; its extra columns must earn their place as an index does.
+    """
+    for index in sorted(chosen, key=_order):
+        current = index
+        while (narrow := _narrower(current)) is not None and narrow not in chosen:
+            fewer = chosen - {current} | {narrow}
+            if _earns(ev, live, index, fewer, chosen, options) or any(
+                    ev.cost(t, fewer) is None for t in live
+                    if (index.schema, index.table) in t.tables):
+                break
+            chosen, current = fewer, narrow
+    return chosen
+
+
 def _finish(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
             size_of: SizeFn, writes: Mapping[tuple[str, str], TableWrites], options: Options,
-            time_weighted: bool, outcomes: dict[str, Outcome]) -> Selection:
+            time_weighted: bool, outcomes: dict[str, Outcome],
+            searched: frozenset[IndexDef] = frozenset()) -> Selection:
     """Keep indexes that pass the savings gate for some statement; say why the rest got none."""
     final_cost = {t.query: ev.cost(t, chosen) for t in live}
     kept: list[Choice] = []
-    for index in sorted(chosen):
+    for index in sorted(chosen, key=_order):
         others = chosen - {index}
         helps = []
         benefit = 0.0
         for t in live:
-            if (index.schema, index.table) not in t.tables:
+            if not t.may_use(index):
                 continue
             without, with_ = ev.cost(t, others), final_cost[t.query]
             if without is None or with_ is None or with_ >= without:
@@ -335,12 +444,15 @@ def _finish(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
         before, after = ev.base[t.query], ev.cost(t, kept_set)
         assert before is not None
         helped_by = tuple(c.index for c in kept if any(q == t.query for q, _, _ in c.helps))
-        full = final_cost[t.query]  # with every index the search chose, before the gate
+        full = ev.cost(t, searched | chosen)  # every index the search chose, before the gates
         saving = 0.0 if full is None else 100.0 * (1 - full / before)
         reason = None
         if not helped_by:
             reason = ("No index found that lowers its cost" if saving <= 0 else
-                      f"Need {options.min_savings_pct:g}% cost savings, got {saving:.0f}%")
+                      f"Need {options.min_savings_pct:g}% cost savings, got {saving:.0f}%"
+                      if saving < options.min_savings_pct else
+                      f"No one index cuts its cost by {options.min_savings_pct:g}% (together "
+                      f"they cut {saving:.0f}%)")
         outcomes[t.query] = Outcome(t.query, before, after, helped_by, reason)
     kept.sort(key=lambda c: c.benefit - c.overhead, reverse=True)
     return Selection(kept, [], 0, "ms" if time_weighted else "cost")

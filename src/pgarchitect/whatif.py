@@ -6,7 +6,8 @@ own costs from :func:`pgarchitect.plans.generic_plan`:
 - :class:`HypoPGWhatIf` asks HypoPG for hypothetical indexes: nothing is built,
   nothing is locked, the answer comes in milliseconds. HypoPG models only some
   index kinds (1.3.1 on PostgreSQL 15: btree with INCLUDE, expressions, partial
-  predicates, DESC and operator classes; hash; brin; not gin, gist or spgist).
+  predicates, DESC and operator classes; hash; brin; not gin, gist or spgist, and
+  not a partial or expression index on a partitioned table).
 - :class:`SandboxWhatIf` really builds the indexes inside a transaction that is
   always rolled back, so they are never visible to another session. It works
   everywhere (the embedded PostgreSQL has no HypoPG) and measures real sizes,
@@ -209,6 +210,20 @@ SELECT quote_ident(c.relname), pg_get_indexdef(c.oid),
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('i', 'I')
 """
+
+PARTITIONED_SQL = """
+SELECT c.relkind = 'p'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s
+"""
+
+# HypoPG 1.3.1 puts a hypothetical index of a partitioned table on each partition
+# as it is, its predicate and expressions still in the terms of the parent: the
+# planner never matches them, and a partial or expression index looks useless
+# (hypo_index_match_table and hypo_injectHypotheticalIndex in hypopg_index.c;
+# seen on PostgreSQL 15). A plain index works.
+PARTITIONED_UNMODELED = ("HypoPG does not map a partial or expression index of a "
+                         "partitioned table to its partitions: the planner would never use it")
 
 HYPOPG_SCHEMA_SQL = """
 SELECT n.nspname, e.extversion
@@ -462,6 +477,7 @@ class HypoPGWhatIf(_Engine):
         self.schema, self.version = str(rows[0][0]), str(rows[0][1])
         self.max_hypothetical = max_hypothetical
         self._kinds: dict[tuple[object, ...], bool] = {}
+        self._partitioned: dict[tuple[str, str], bool] = {}
         self._kind_errors: dict[tuple[object, ...], str] = {}
         self._reset()  # start clean: the session may hold someone's hypothetical indexes
 
@@ -480,12 +496,17 @@ class HypoPGWhatIf(_Engine):
         Raises the server's error (in a savepoint, so a caller's transaction survives).
         """
         text = index.create_sql(concurrently=False).as_string(self.conn)
-        with self.conn.transaction():
-            rows = _rows(self.conn, sql.SQL(
-                "SELECT h.indexrelid, h.indexname, {}(h.indexrelid), {}(h.indexrelid) "
-                "FROM {}(%s) h").format(self._fn("hypopg_get_indexdef"),
-                                        self._fn("hypopg_relation_size"),
-                                        self._fn("hypopg_create_index")), [text])
+        query = sql.SQL(
+            "SELECT h.indexrelid, h.indexname, {}(h.indexrelid), {}(h.indexrelid) "
+            "FROM {}(%s) h").format(self._fn("hypopg_get_indexdef"),
+                                    self._fn("hypopg_relation_size"),
+                                    self._fn("hypopg_create_index"))
+        if self.conn.autocommit and (self.conn.info.transaction_status
+                                     == pq.TransactionStatus.IDLE):
+            rows = _rows(self.conn, query, [text])  # nothing to protect: no transaction
+        else:
+            with self.conn.transaction():
+                rows = _rows(self.conn, query, [text])
         oid, name, definition, size = rows[0]
         return int(oid), str(name), str(definition), int(size)
 
@@ -499,6 +520,8 @@ class HypoPGWhatIf(_Engine):
         same definition (on an empty copy of the table); otherwise the index is
         wrong, not HypoPG, and it goes to the fallback, which reports the real error.
         """
+        if self._unmapped(index):
+            return False
         kind = _kind(index)
         if kind in self._kinds:
             return self._kinds[kind]
@@ -512,6 +535,16 @@ class HypoPGWhatIf(_Engine):
         self._drop(oid)
         self._kinds[kind] = True
         return True
+
+    def _unmapped(self, index: IndexDef) -> bool:
+        """A partial or expression index on a partitioned table (see PARTITIONED_UNMODELED)."""
+        if index.where is None and all(k.expression is None for k in index.keys):
+            return False
+        key = (index.schema, index.table)
+        if key not in self._partitioned:
+            rows = _rows(self.conn, PARTITIONED_SQL, list(key))
+            self._partitioned[key] = bool(rows and rows[0][0])
+        return self._partitioned[key]
 
     def _definition_error(self, index: IndexDef) -> NoPlan | None:
         """Why PostgreSQL itself refuses the definition, tried on an empty copy of the table.
@@ -548,7 +581,8 @@ class HypoPGWhatIf(_Engine):
         return size
 
     def _unsupported(self, index: IndexDef) -> NoPlan:
-        why = self._kind_errors.get(_kind(index), "HypoPG refused it.")
+        why = (PARTITIONED_UNMODELED if self._unmapped(index)
+               else self._kind_errors.get(_kind(index), "HypoPG refused it."))
         return NoPlan(f"HypoPG {self.version} cannot model {index} ({why.rstrip('.')}). "
                       "Use --whatif=auto or --whatif=sandbox to build it in the sandbox.")
 
