@@ -783,7 +783,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS_MB)),
                         help="comma-separated, in MB of 10^6 bytes (default %(default)s)")
     parser.add_argument("--algorithm", choices=("pgarchitect", "none"), default="pgarchitect",
-                        help="pgarchitect: also score pgarchitect's choice (default pgarchitect); none: peers only")
+                        help="pgarchitect: score pgarchitect's choice too (default); "
+                        "none: the peers only")
     parser.add_argument("--peers", type=Path, default=DEFAULT_PEER_SETS,
                         help="the peers' index sets (JSON); 'none' to skip")
     parser.add_argument("--peer-table", type=Path, default=DEFAULT_PEER_TABLE,

@@ -19,7 +19,6 @@ Later stages read :class:`Plan` and :class:`PlanNode`, never text plans.
 from __future__ import annotations
 
 import functools
-
 import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
