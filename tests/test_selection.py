@@ -103,6 +103,8 @@ def test_write_overhead_can_outweigh_a_small_benefit() -> None:
     result = select(timed, [ix("c")], cost, size, Options(budget=100, min_cost=0),
                     writes=busy)
     assert result.chosen == []
+    assert result.outcomes[0].reason == (
+        "An index would lower its cost but cost more in writes to its table than it saves")
     quiet = select(timed, [ix("c")], cost, size, Options(budget=100, min_cost=0))
     assert [str(c.index) for c in quiet.chosen] == ["public.t (c)"]
 

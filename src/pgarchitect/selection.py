@@ -282,10 +282,13 @@ def select(
     heap: list[tuple[float, int, IndexDef, IndexDef | None, int]] = []
     version = 0
     ordered = {_key_set(c): c for c in reversed(candidates) if c.method == "btree"}
+    outweighed: set[str] = set()  # statements an index helps, but less than it costs in writes
     for cand in dict.fromkeys(candidates):
-        net, _, _ = score(cand, chosen, None)
+        net, _, helped = score(cand, chosen, None)
         if net > 0:
             heapq.heappush(heap, (-net / size_of(cand), next(counter), cand, None, version))
+        else:
+            outweighed.update(q for q, _, _ in helped)
     while heap:
         _, _, index, replaces, seen = heapq.heappop(heap)
         if index in chosen or (replaces is not None and replaces not in chosen):
@@ -330,7 +333,7 @@ def select(
 
     chosen = _merge_prefixes(_narrow(ev, live, _replay(ev, live, picked, options), options))
     result = _finish(ev, live, chosen, size_of, writes, options, time_weighted, outcomes,
-                     searched=frozenset(picked))
+                     searched=frozenset(picked), outweighed=outweighed)
     result.outcomes = [outcomes[t.query] for t in targets if t.query in outcomes]
     result.budget = options.budget
     result.seconds = time.perf_counter() - started
@@ -356,7 +359,7 @@ def _earns(ev: _Evaluator, live: Sequence[Target], index: IndexDef,
     """Whether going from ``before`` to ``after`` (``index`` added or widened) passes the
     gates for a statement: one that still costs ``min_cost`` is cut by ``min_savings_pct``."""
     for t in live:
-        if (index.schema, index.table) not in t.tables:
+        if not t.may_use(index):
             continue
         b, a = ev.cost(t, before), ev.cost(t, after)
         if (b is not None and a is not None and b > 0 and b >= options.min_cost
@@ -381,8 +384,12 @@ def _replay(ev: _Evaluator, live: Sequence[Target], picked: Sequence[IndexDef],
             kept |= {index}
     for index in [i for i in picked if i in kept]:
         others = kept - {index}
-        if all(ev.cost(t, others) == ev.cost(t, kept) for t in live
-               if (index.schema, index.table) in t.tables):
+        needed = False
+        for t in live:
+            if t.may_use(index):
+                with_, without = ev.cost(t, kept), ev.cost(t, others)
+                needed = needed or with_ is None or without is None or without > with_
+        if not needed:
             kept = others
     return kept
 
@@ -408,8 +415,7 @@ def _narrow(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
         while (narrow := _narrower(current)) is not None and narrow not in chosen:
             fewer = chosen - {current} | {narrow}
             if _earns(ev, live, index, fewer, chosen, options) or any(
-                    ev.cost(t, fewer) is None for t in live
-                    if (index.schema, index.table) in t.tables):
+                    ev.cost(t, fewer) is None for t in live if t.may_use(index)):
                 break
             chosen, current = fewer, narrow
     return chosen
@@ -418,7 +424,8 @@ def _narrow(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
 def _finish(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
             size_of: SizeFn, writes: Mapping[tuple[str, str], TableWrites], options: Options,
             time_weighted: bool, outcomes: dict[str, Outcome],
-            searched: frozenset[IndexDef] = frozenset()) -> Selection:
+            searched: frozenset[IndexDef] = frozenset(),
+            outweighed: set[str] | frozenset[str] = frozenset()) -> Selection:
     """Keep indexes that pass the savings gate for some statement; say why the rest got none."""
     final_cost = {t.query: ev.cost(t, chosen) for t in live}
     kept: list[Choice] = []
@@ -447,7 +454,10 @@ def _finish(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
         full = ev.cost(t, searched | chosen)  # every index the search chose, before the gates
         saving = 0.0 if full is None else 100.0 * (1 - full / before)
         reason = None
-        if not helped_by:
+        if not helped_by and saving <= 0 and t.query in outweighed:
+            reason = ("An index would lower its cost but cost more in writes to its table "
+                      "than it saves")
+        elif not helped_by:
             reason = ("No index found that lowers its cost" if saving <= 0 else
                       f"Need {options.min_savings_pct:g}% cost savings, got {saving:.0f}%"
                       if saving < options.min_savings_pct else
