@@ -19,7 +19,13 @@ from pgarchitect.errors import CapabilityMissing
 from pgarchitect.settings import load_config
 from pgarchitect.workload import Filters, Statement, Workload, group, merge, select
 from pgarchitect.workload.pgss import PgStatStatementsSource
-from pgarchitect.workload.snapshots import SnapshotDeltaSource, delta, list_snapshots, take
+from pgarchitect.workload.snapshots import (
+    SnapshotDeltaSource,
+    delta,
+    list_snapshots,
+    take,
+    target_of,
+)
 from pgarchitect.workload.text import FileSource, StatementSource
 
 ALL = Filters(min_mean_ms=-1, min_calls=0, top=1000)
@@ -175,7 +181,7 @@ def _window_after_entry_reset(pg_db: TestDatabase, before: int, after: int,
             app.execute("SELECT pg_stat_statements_reset(0, 0, %s)", [queryid[0]])
             _play(app, scans=after, lookups=lookups)
         result = select(SnapshotDeltaSource(conn, conn, timedelta(0)).read(), ALL)
-        snaps = list_snapshots(conn, f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}")
+        snaps = list_snapshots(conn, target_of(conn))
     return result, len(snaps)
 
 

@@ -16,18 +16,25 @@ import psycopg
 
 from pgarchitect import db
 from pgarchitect.analysis import Analysis, analyze, load_catalog
-from pgarchitect.candidates import Candidate, CandidateSet, TableInfo, generate, load_tables
+from pgarchitect.candidates import (
+    INDEXABLE_KINDS,
+    Candidate,
+    CandidateSet,
+    TableInfo,
+    generate,
+    load_tables,
+)
 from pgarchitect.errors import ConfigError
 from pgarchitect.index import IndexDef
 from pgarchitect.selection import Options, Selection, TableWrites, Target, select
 from pgarchitect.settings import Config
-from pgarchitect.verify import StatementInput, Verified, confidence, measure
+from pgarchitect.verify import Measurement, StatementInput, Verified, confidence, measure
 from pgarchitect.whatif import open_engine
-from pgarchitect.workload import Skipped, Statement
+from pgarchitect.workload import Skipped, Statement, Workload
 from pgarchitect.workload.collect import Request, collect
 
 DEFAULT_BUDGET_SHARE = 0.25  # of the database's size, when no budget is given
-INDEXABLE = frozenset({"table", "partitioned table", "partition", "materialized view"})
+INDEXABLE = frozenset(INDEXABLE_KINDS)
 # Roles whose columns an index may be extended by.
 KEY_ROLES = frozenset({"eq", "in", "range", "join", "sort", "null"})
 
@@ -266,51 +273,57 @@ def choose(
 
 def run(config: Config, request: AdviseRequest) -> Advice:
     """Advise indexes for a workload; nothing is changed in the database."""
-    source, workload = collect(config, request.workload)
-    statements = workload.statements
     conninfo = db.target_conninfo(config, request.workload.dsn)
     with db.connect(conninfo, config) as conn:
-        options = Options(
-            budget=_budget(conn, config, request.budget),
-            min_cost=config.get_float("min_cost"),
-            min_savings_pct=config.get_float("min_savings_pct"),
-            max_per_table=config.get_int("max_indexes_per_table"),
-        )
-        max_bytes = config.get_int("sandbox_max_table_mb") * 2**20
-        window = request.workload.since
-        chosen = choose(conn, statements, options,
-                        whatif=request.whatif or config.get_str("whatif"),
-                        max_table_bytes=max_bytes, allow_large=request.allow_large,
-                        since_seconds=window.total_seconds() if window else None)
-        analyses, cands, selection = chosen.analyses, chosen.candidates, chosen.selection
-        parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
-        by_index = {c.index: c for c in cands.candidates}
-        by_query = {s.query: (s, a) for s, a in parsed}
-        total_benefit = sum(c.benefit for c in selection.chosen) or 1.0
-        recommendations = []
-        for choice in selection.chosen:
-            weights = {}
-            inputs, estimated = [], {}
-            for query, before, after in choice.helps:
-                s, a = by_query[query]
-                weights[query] = s.total_ms if selection.unit == "ms" else before - after
-                estimated[query] = 1.0 - after / before if before else 0.0
-                inputs.append(StatementInput(query, a.params, s.params, weights[query]))
-            measurements = (
-                measure(conn, choice.index, inputs, runs=request.runs,
-                        allow_writes=request.allow_writes, max_table_bytes=max_bytes,
-                        allow_large=request.allow_large, estimated=estimated)
-                if request.verify else [])
-            verified = confidence(choice, measurements or _unmeasured(inputs, estimated),
-                                  weights, workload_benefit_share=choice.benefit / total_benefit,
-                                  budget=options.budget)
-            candidate = by_index.get(choice.index)
-            recommendations.append(Recommendation(
-                verified, candidate,
-                choice.index.create_sql().as_string(conn),
-                choice.index.drop_sql().as_string(conn),
-                _reasoning(verified, candidate),
-            ))
+        source, workload = collect(config, request.workload, conn)
+        return advise(conn, config, request, source, workload)
+
+
+def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest,
+           source: str, workload: Workload) -> Advice:
+    """Advise indexes for a workload already read (and filtered) from ``source``."""
+    statements = workload.statements
+    options = Options(
+        budget=_budget(conn, config, request.budget),
+        min_cost=config.get_float("min_cost"),
+        min_savings_pct=config.get_float("min_savings_pct"),
+        max_per_table=config.get_int("max_indexes_per_table"),
+    )
+    max_bytes = config.get_int("sandbox_max_table_mb") * 2**20
+    window = request.workload.since
+    chosen = choose(conn, statements, options,
+                    whatif=request.whatif or config.get_str("whatif"),
+                    max_table_bytes=max_bytes, allow_large=request.allow_large,
+                    since_seconds=window.total_seconds() if window else None)
+    analyses, cands, selection = chosen.analyses, chosen.candidates, chosen.selection
+    parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
+    by_index = {c.index: c for c in cands.candidates}
+    by_query = {s.query: (s, a) for s, a in parsed}
+    total_benefit = sum(c.benefit for c in selection.chosen) or 1.0
+    recommendations = []
+    for choice in selection.chosen:
+        weights = {}
+        inputs, estimated = [], {}
+        for query, before, after in choice.helps:
+            s, a = by_query[query]
+            weights[query] = s.total_ms if selection.unit == "ms" else before - after
+            estimated[query] = 1.0 - after / before if before else 0.0
+            inputs.append(StatementInput(query, a.params, s.params, weights[query]))
+        measurements = (
+            measure(conn, choice.index, inputs, runs=request.runs,
+                    allow_writes=request.allow_writes, max_table_bytes=max_bytes,
+                    allow_large=request.allow_large, estimated=estimated)
+            if request.verify else [])
+        verified = confidence(choice, measurements or _unmeasured(inputs, estimated),
+                              weights, workload_benefit_share=choice.benefit / total_benefit,
+                              budget=options.budget)
+        candidate = by_index.get(choice.index)
+        recommendations.append(Recommendation(
+            verified, candidate,
+            choice.index.create_sql().as_string(conn),
+            choice.index.drop_sql().as_string(conn),
+            _reasoning(verified, candidate),
+        ))
     recommendations.sort(key=lambda r: r.verified.confidence, reverse=True)
     kept = {r.index: r.index.name for r in recommendations}
     notes = [*workload.notes, f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
@@ -325,8 +338,7 @@ def run(config: Config, request: AdviseRequest) -> Advice:
     )
 
 
-def _unmeasured(inputs: Sequence[StatementInput], estimated: dict[str, float]) -> list[Any]:
-    from pgarchitect.verify import Measurement
-
+def _unmeasured(inputs: Sequence[StatementInput],
+                estimated: dict[str, float]) -> list[Measurement]:
     return [Measurement(s.query, estimated_gain=estimated.get(s.query),
                         reason="verification was turned off") for s in inputs]

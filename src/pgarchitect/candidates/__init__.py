@@ -44,6 +44,7 @@ from pgarchitect.candidates.terms import table_use
 from pgarchitect.index import IndexDef
 
 __all__ = [
+    "INDEXABLE_KINDS",
     "RULES",
     "Candidate",
     "CandidateSet",

@@ -314,6 +314,19 @@ def _items(value: str | None) -> int:
     return len(value.split(",")) if value and value.startswith("(") else ARRAY_PARAM_ITEMS
 
 
+def _expression(text: str | None) -> ast.Node | None:
+    """The parse tree of an SQL expression given as text, None when it does not parse."""
+    if not text:
+        return None
+    try:
+        stmt = pglast.parse_sql(f"SELECT {text}")[0].stmt
+    except pglast.parser.ParseError:
+        return None
+    assert isinstance(stmt, ast.SelectStmt) and stmt.targetList
+    node: ast.Node = stmt.targetList[0].val
+    return node
+
+
 def constants(value: str | None) -> list[str] | None:
     """The constants of a predicate's value as pg_stats prints them, None if not all are.
 
@@ -322,14 +335,9 @@ def constants(value: str | None) -> list[str] | None:
     >>> constants("true"), constants("now()")
     (['t'], None)
     """
-    if not value:
+    expr = _expression(value)
+    if expr is None:
         return None
-    try:
-        node = pglast.parse_sql(f"SELECT {value}")[0].stmt
-    except pglast.parser.ParseError:
-        return None
-    assert isinstance(node, ast.SelectStmt) and node.targetList
-    expr = node.targetList[0].val
     items = (expr.args if isinstance(expr, ast.RowExpr)
              else expr.elements if isinstance(expr, ast.A_ArrayExpr) else (expr,))
     out = []
@@ -523,12 +531,8 @@ def canonical(expression: str | None) -> str | None:
     """
     if expression is None:
         return None
-    try:
-        stmt = pglast.parse_sql(f"SELECT {expression}")[0].stmt
-    except pglast.parser.ParseError:
-        return expression
-    assert isinstance(stmt, ast.SelectStmt) and stmt.targetList
-    return deparse(_canon(stmt.targetList[0].val))
+    expr = _expression(expression)
+    return expression if expr is None else deparse(_canon(expr))
 
 
 _KIND = enums.A_Expr_Kind

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from pgarchitect import db
 from pgarchitect.advise import Advice, AdviseRequest
-from pgarchitect.advise import run as run_advisor
+from pgarchitect.advise import advise as advise_workload
 from pgarchitect.demo import data, traffic
 from pgarchitect.server import embedded_server
 from pgarchitect.settings import Config
@@ -88,27 +88,28 @@ def run(
         _ensure_database(admin, reset)
     target = server.conninfo(DEMO_DATABASE)
     loaded = None
-    started = time.perf_counter()
+    rounds = traffic.DEFAULT_ROUNDS if rounds is None else rounds
+    filters = filters or demo_filters(rounds)
     with db.connect(target, config) as conn:
+        started = time.perf_counter()
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         if not _is_loaded(conn):
             # The load is one long transaction: no statement_timeout for it.
             conn.execute("SET statement_timeout = 0")
             loaded = data.load(conn, scale or data.Scale(), progress=progress)
-    load_seconds = time.perf_counter() - started
-    with db.connect(target, config) as conn:
+            conn.execute("RESET statement_timeout")  # back to pgarchitect's own
+        load_seconds = time.perf_counter() - started
         # Count from here: the traffic, not the bulk load, is the demo's workload. A
         # full reset also moves pg_stat_statements_info.stats_reset, which tells the
         # advisor how long the window is; pg_stat_reset() restarts the tables'
         # write counters in the same window. (The embedded server is the demo's own.)
         conn.execute("SELECT pg_stat_statements_reset()")
         conn.execute("SELECT pg_stat_reset()")
-    rounds = traffic.DEFAULT_ROUNDS if rounds is None else rounds
-    filters = filters or demo_filters(rounds)
-    summary = traffic.run(target, rounds=rounds, progress=progress)
-    with db.connect(target, config) as conn:
-        found = select(PgStatStatementsSource(conn).read(), filters)
-    advice = None
-    if advise:
-        advice = run_advisor(config, AdviseRequest(workload=Request(dsn=target, filters=filters)))
+        summary = traffic.run(target, rounds=rounds, progress=progress)
+        source = PgStatStatementsSource(conn)
+        found = select(source.read(), filters)
+        advice = None
+        if advise:
+            request = AdviseRequest(workload=Request(dsn=target, filters=filters))
+            advice = advise_workload(conn, config, request, source.name, found)
     return DemoResult(target, loaded, load_seconds, summary, found, filters, advice)

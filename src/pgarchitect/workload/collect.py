@@ -59,8 +59,10 @@ def filters_from(config: Config, **given: Any) -> Filters:
 
 
 @contextmanager
-def _connections(config: Config, dsn: str | None) -> Iterator[tuple[Any, Any]]:
-    target = db.connect(db.target_conninfo(config, dsn), config)
+def _connections(config: Config, dsn: str | None,
+                 conn: Any = None) -> Iterator[tuple[Any, Any]]:
+    """The target (``conn`` when given, left open) and the store (the target by default)."""
+    target = conn if conn is not None else db.connect(db.target_conninfo(config, dsn), config)
     store_url = config.get_str("store_url")
     store = db.connect(store_url, config) if store_url else target
     try:
@@ -68,11 +70,15 @@ def _connections(config: Config, dsn: str | None) -> Iterator[tuple[Any, Any]]:
     finally:
         if store is not target:
             store.close()
-        target.close()
+        if target is not conn:
+            target.close()
 
 
-def collect(config: Config, request: Request) -> tuple[str, Workload]:
-    """Read the requested source and apply the filters; returns (source name, workload)."""
+def collect(config: Config, request: Request, conn: Any = None) -> tuple[str, Workload]:
+    """Read the requested source and apply the filters; returns (source name, workload).
+
+    ``conn``, an open connection to the target, is used instead of a new one.
+    """
     source: Source
     if request.statements or request.file:
         from pgarchitect.workload.text import FileSource, StatementSource
@@ -87,7 +93,7 @@ def collect(config: Config, request: Request) -> tuple[str, Workload]:
 
         source = LogSource(request.log, format=request.log_format, database=request.database)
         return source.name, select(source.read(), request.filters)
-    with _connections(config, request.dsn) as (target, store):
+    with _connections(config, request.dsn, conn) as (target, store):
         if request.since is not None:
             from pgarchitect.workload.snapshots import SnapshotDeltaSource
 

@@ -28,6 +28,7 @@ from psycopg.types.json import Jsonb
 from pgarchitect import store
 from pgarchitect.workload import Workload
 from pgarchitect.workload.pgss import (
+    PgStatStatementsSource,
     current_dbid,
     layout,
     read_raw,
@@ -176,8 +177,6 @@ class SnapshotDeltaSource:
                        f"window is shorter than asked ({self.since})."]
 
     def read(self) -> Workload:
-        from pgarchitect.workload.pgss import PgStatStatementsSource
-
         base, notes = self._baseline()
         if base is None:
             live = PgStatStatementsSource(self.conn).read()
