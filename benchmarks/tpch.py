@@ -220,14 +220,17 @@ def peer_statement(spec: str) -> str:
 
 
 def index_key(statement: str) -> str:
-    """A statement reduced to what identifies the index (table and columns)."""
-    match = re.search(r"(?i)\bon\s+(?:only\s+)?([\w.\"]+)\s*(?:using\s+\w+\s*)?\((.*)\)",
-                      statement, flags=re.DOTALL)
-    if not match:
-        return " ".join(statement.split()).lower()
-    table = match.group(1).replace('"', "").split(".")[-1].lower()
-    columns = ",".join(c.strip().replace('"', "").lower() for c in match.group(2).split(","))
-    return f"{table}({columns})"
+    """A CREATE INDEX statement reduced to what identifies the index, for the report.
+
+    >>> index_key('CREATE INDEX ON "tpch_sf1"."lineitem" USING btree ("l_partkey") '
+    ...           "WHERE l_shipmode IN ('AIR', 'REG AIR')")
+    "lineitem(l_partkey) WHERE l_shipmode IN ('AIR', 'REG AIR')"
+    """
+    text = " ".join(statement.split())
+    text = re.sub(r"(?i)^CREATE (UNIQUE )?INDEX (CONCURRENTLY )?(IF NOT EXISTS )?(\S+ )?ON "
+                  r"(ONLY )?", r"\1", text)
+    text = re.sub(r'^(\S*?\.)?"?(\w+)"? (USING btree )?', r"\2", text)
+    return text.replace('"', "")
 
 
 @contextmanager

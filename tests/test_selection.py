@@ -119,3 +119,22 @@ def test_no_plan_is_asked_twice() -> None:
     result = select(targets("q_ab", "q_a", "q_c"), [ix("a"), ix("c"), ix("b")], counting,
                     size, Options(budget=100, min_cost=0), columns={T: ["a", "b", "c"]})
     assert len(calls) == len(set(calls)) == result.evaluations
+
+
+def test_a_budget_left_unused_gets_a_pass_that_weighs_size_less() -> None:
+    # q_k is served by a small index (saves 100) or a big one (saves 500), not both.
+    def cost_k(query: str, indexes: Sequence[IndexDef]) -> float | None:
+        names = {i.columns[0] for i in indexes}
+        return 500.0 if "big" in names else 900.0 if "small" in names else 1000.0
+
+    def size_k(index: IndexDef) -> int:
+        return 100 if index.columns[0] == "big" else 10
+
+    candidates = [ix("small"), ix("big")]
+    # Per byte, the small one wins (10 a byte against 5), and the big one no longer fits.
+    tight = select(targets("q_k"), candidates, cost_k, size_k, Options(budget=105, min_cost=0))
+    assert [str(c.index) for c in tight.chosen] == ["public.t (big)"]
+    assert tight.size == 100
+    # With room for both nothing is left to choose between: per byte, then the big one.
+    roomy = select(targets("q_k"), candidates, cost_k, size_k, Options(budget=200, min_cost=0))
+    assert {str(c.index) for c in roomy.chosen} == {"public.t (big)"}

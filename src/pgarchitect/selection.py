@@ -10,16 +10,18 @@ planner's units.
 The search is greedy and budget-aware, in the spirit of Extend (Schlosser, Kossmann
 and Boissier, ICDE 2019; Kossmann et al., VLDB 2020): at each step take the
 index, new or an extension of a chosen one by one more column, with the best
-benefit per byte that still fits the budget. Marginal benefits are evaluated
-lazily (as in CELF, Leskovec et al. 2007): an index's benefit can only shrink as
-others are chosen, so a stale upper bound that is still the best need not be
-recomputed for the others.
+benefit per byte that still fits the budget; when that leaves a share of the
+budget unused, a second pass weighs size less and the better configuration wins
+(see SIZE_WEIGHTS). Marginal benefits are evaluated lazily (as in CELF, Leskovec
+et al. 2007): an index's benefit can only shrink as others are chosen, so a stale
+upper bound that is still the best need not be recomputed for the others.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,6 +38,13 @@ DEFAULT_MIN_COST = 100.0
 DEFAULT_MIN_SAVINGS_PCT = 20.0  # the team's runbook: recommend only above 20% gain
 DEFAULT_MAX_PER_TABLE = 5
 MAX_WIDTH = 3  # columns per index, as the candidates stage makes them
+
+# The greedy ranks by net gain / bytes ** weight. Per byte (1) is right while the budget
+# binds; when that pass leaves more than SLACK of it unused, small indexes were taken
+# before big ones with more to give, and a pass that weighs size less (0.5) runs too:
+# the better of the two configurations wins.
+SIZE_WEIGHTS = (1.0, 0.5)
+SLACK = 0.1
 
 # Maintaining one more b-tree entry for a written row: a few microseconds of CPU
 # and WAL (order of magnitude from pgbench runs with and without extra indexes).
@@ -274,64 +283,96 @@ def select(
     def per_table(config: frozenset[IndexDef], index: IndexDef) -> int:
         return sum(1 for i in config if (i.schema, i.table) == (index.schema, index.table))
 
-    chosen: frozenset[IndexDef] = frozenset()
-    picked: list[IndexDef] = []  # the chosen indexes, in the order they were chosen
-    used = 0
-    counter = itertools.count()
-    # Max-heap of (-ratio upper bound, tiebreak, index, replaces, config version).
-    heap: list[tuple[float, int, IndexDef, IndexDef | None, int]] = []
-    version = 0
     ordered = {_key_set(c): c for c in reversed(candidates) if c.method == "btree"}
     outweighed: set[str] = set()  # statements an index helps, but less than it costs in writes
-    for cand in dict.fromkeys(candidates):
-        net, _, helped = score(cand, chosen, None)
-        if net > 0:
-            heapq.heappush(heap, (-net / size_of(cand), next(counter), cand, None, version))
-        else:
-            outweighed.update(q for q, _, _ in helped)
-    while heap:
-        _, _, index, replaces, seen = heapq.heappop(heap)
-        if index in chosen or (replaces is not None and replaces not in chosen):
-            continue
-        extra = size_of(index) - (size_of(replaces) if replaces else 0)
-        if used + extra > options.budget:
-            continue
-        if replaces is None and per_table(chosen, index) >= options.max_per_table:
-            continue
-        if seen != version:
-            net, _, _ = score(index, chosen, replaces)
-            if net <= 0:
-                continue
-            ratio = net / max(extra, 1)
-            if heap and ratio < -heap[0][0]:
-                heapq.heappush(heap, (-ratio, next(counter), index, replaces, version))
-                continue
-        chosen = (chosen - {replaces} if replaces else chosen) | {index}
-        # An extension takes the place of the index it grows from.
-        picked = ([index if i == replaces else i for i in picked] if replaces
-                  else [*picked, index])
-        used += extra
-        version += 1
-        if options.extend and columns:
-            for wider in _extensions(index, columns, options.max_width):
-                if wider in chosen:
-                    continue
-                net, _, _ = score(wider, chosen, index)
-                # The candidates stage ordered and directed these keys on purpose
-                # (equality columns most selective first, a sort key as the ORDER BY
-                # says): when its form gains as much, take it. Else the answer would
-                # depend on which single-column index the greedy happened to pick
-                # first (on real sizes, the one that deduplicates best).
-                same = ordered.get(_key_set(wider))
-                if same is not None and same != wider and same not in chosen:
-                    same_net, _, _ = score(same, chosen, index)
-                    if same_net >= net:
-                        wider, net = same, same_net
-                if net > 0:
-                    ratio = net / max(size_of(wider) - size_of(index), 1)
-                    heapq.heappush(heap, (-ratio, next(counter), wider, index, version))
 
-    chosen = _merge_prefixes(_narrow(ev, live, _replay(ev, live, picked, options), options))
+    def greedy(alpha: float) -> list[IndexDef]:
+        """The indexes chosen step by step, best ``net gain / bytes ** alpha`` first."""
+
+        def gain(net: float, extra: int) -> float:
+            return net / math.pow(max(extra, 1), alpha)
+
+        chosen: frozenset[IndexDef] = frozenset()
+        picked: list[IndexDef] = []  # the chosen indexes, in the order they were chosen
+        used = 0
+        counter = itertools.count()
+        # Max-heap of (-ratio upper bound, tiebreak, index, replaces, config version).
+        heap: list[tuple[float, int, IndexDef, IndexDef | None, int]] = []
+        version = 0
+        for cand in dict.fromkeys(candidates):
+            net, _, helped = score(cand, chosen, None)
+            if net > 0:
+                heapq.heappush(heap, (-gain(net, size_of(cand)), next(counter), cand, None,
+                                      version))
+            else:
+                outweighed.update(q for q, _, _ in helped)
+        while heap:
+            _, _, index, replaces, seen = heapq.heappop(heap)
+            if index in chosen or (replaces is not None and replaces not in chosen):
+                continue
+            extra = size_of(index) - (size_of(replaces) if replaces else 0)
+            if used + extra > options.budget:
+                continue
+            if replaces is None and per_table(chosen, index) >= options.max_per_table:
+                continue
+            if seen != version:
+                net, _, _ = score(index, chosen, replaces)
+                if net <= 0:
+                    continue
+                ratio = gain(net, extra)
+                if heap and ratio < -heap[0][0]:
+                    heapq.heappush(heap, (-ratio, next(counter), index, replaces, version))
+                    continue
+            chosen = (chosen - {replaces} if replaces else chosen) | {index}
+            # An extension takes the place of the index it grows from.
+            picked = ([index if i == replaces else i for i in picked] if replaces
+                      else [*picked, index])
+            used += extra
+            version += 1
+            if options.extend and columns:
+                for wider in _extensions(index, columns, options.max_width):
+                    if wider in chosen:
+                        continue
+                    net, _, _ = score(wider, chosen, index)
+                    # The candidates stage ordered and directed these keys on purpose
+                    # (equality columns most selective first, a sort key as the ORDER BY
+                    # says): when its form gains as much, take it. Else the answer would
+                    # depend on which single-column index the greedy happened to pick
+                    # first (on real sizes, the one that deduplicates best).
+                    same = ordered.get(_key_set(wider))
+                    if same is not None and same != wider and same not in chosen:
+                        same_net, _, _ = score(same, chosen, index)
+                        if same_net >= net:
+                            wider, net = same, same_net
+                    if net > 0:
+                        ratio = gain(net, size_of(wider) - size_of(index))
+                        heapq.heappush(heap, (-ratio, next(counter), wider, index, version))
+
+        return picked
+
+    def value(config: frozenset[IndexDef]) -> float:
+        """What a configuration saves the workload, net of its write overhead."""
+        saved = 0.0
+        for t in live:
+            before, after = ev.base[t.query], ev.cost(t, config)
+            if before is not None and after is not None:
+                saved += ev.weight(t, before, after)
+        return saved - sum(write_overhead(i, writes.get((i.schema, i.table)), live,
+                                          time_weighted) for i in config)
+
+    best: tuple[float, frozenset[IndexDef], list[IndexDef]] | None = None
+    for alpha in SIZE_WEIGHTS:
+        picked = greedy(alpha)
+        config = _merge_prefixes(_narrow(ev, live, _replay(ev, live, picked, options),
+                                         options))
+        net = value(config)
+        if best is None or net > best[0]:
+            best = (net, config, picked)
+        if sum(size_of(i) for i in config) < (1 - SLACK) * options.budget:
+            continue  # room left: weigh size less, and see whether that does better
+        break
+    assert best is not None
+    _, chosen, picked = best
     result = _finish(ev, live, chosen, size_of, writes, options, time_weighted, outcomes,
                      searched=frozenset(picked), outweighed=outweighed)
     result.outcomes = [outcomes[t.query] for t in targets if t.query in outcomes]

@@ -48,10 +48,11 @@ DEFAULT_STATEMENT_TIMEOUT = "60s"  # one index build (or one EXPLAIN) at most
 # (16384) left by the catalog, about 2,800 on PostgreSQL 15, and fails with "not more
 # oid available" once they are all alive; past ~2,500 created in a backend it also
 # starts searching the range for a free one. Keep a set well below that, and reset
-# after every evaluation, which also restarts the OID generator (hypopg.c,
+# after REFRESH_AFTER creations, which also restarts the OID generator (hypopg.c,
 # hypo_getNewOid and hypo_reset_fake_oids:
 # https://github.com/HypoPG/hypopg/blob/REL1_3_1/hypopg.c).
 DEFAULT_MAX_HYPOTHETICAL = 500
+REFRESH_AFTER = 2000  # OIDs handed out before the engine resets HypoPG and starts over
 
 SANDBOX_PREFIX = "pgarchitect_whatif_"  # names of the indexes the sandbox builds
 
@@ -461,8 +462,12 @@ class HypoPGWhatIf(_Engine):
     """Hypothetical indexes with HypoPG: no build, no lock, estimated sizes.
 
     Hypothetical indexes live in this connection's backend memory only and are
-    seen only by plain EXPLAIN. They are created for one evaluation and removed
-    (``hypopg_reset()``) right after it.
+    seen only by plain EXPLAIN. The engine keeps the set of one evaluation alive
+    and moves to the next set by dropping and creating only the difference, each
+    in one round trip (consecutive questions of a search differ by an index or
+    two); ``close()`` removes them all (``hypopg_reset()``). Until then every plain
+    EXPLAIN on the connection sees the last set: close the engine (or use it as a
+    context manager) before planning anything else there.
     """
 
     name = "hypopg"
@@ -479,39 +484,66 @@ class HypoPGWhatIf(_Engine):
         self._kinds: dict[tuple[object, ...], bool] = {}
         self._partitioned: dict[tuple[str, str], bool] = {}
         self._kind_errors: dict[tuple[object, ...], str] = {}
+        self._live: dict[IndexDef, tuple[int, str]] = {}  # created now: OID, name
+        self._created = 0  # OIDs handed out since the last reset
+        self._texts: dict[IndexDef, str] = {}  # CREATE INDEX statements, rendered once
         self._reset()  # start clean: the session may hold someone's hypothetical indexes
 
     def _fn(self, name: str) -> sql.Identifier:
         return sql.Identifier(self.schema, name)  # the extension's schema may not be on the path
 
     def _reset(self) -> None:
-        # Not in a failed transaction: the error that failed it matters more.
+        # Not in a failed transaction: the error that failed it matters more (and the
+        # indexes, which no rollback removes, are still known to be there).
         if (not self.conn.closed and not self.conn.broken
                 and self.conn.info.transaction_status != pq.TransactionStatus.INERROR):
             _rows(self.conn, sql.SQL("SELECT {}()").format(self._fn("hypopg_reset")))
+            self._live.clear()
+            self._created = 0
 
-    def _create(self, index: IndexDef) -> tuple[int, str, str, int]:
-        """Create one hypothetical index: its OID, name, definition and estimated size.
-
-        Raises the server's error (in a savepoint, so a caller's transaction survives).
-        """
-        text = index.create_sql(concurrently=False).as_string(self.conn)
-        query = sql.SQL(
-            "SELECT h.indexrelid, h.indexname, {}(h.indexrelid), {}(h.indexrelid) "
-            "FROM {}(%s) h").format(self._fn("hypopg_get_indexdef"),
-                                    self._fn("hypopg_relation_size"),
-                                    self._fn("hypopg_create_index"))
+    def _guarded(self, query: sql.Composable, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run ``query``; inside a caller's transaction, in a savepoint it survives."""
         if self.conn.autocommit and (self.conn.info.transaction_status
                                      == pq.TransactionStatus.IDLE):
-            rows = _rows(self.conn, query, [text])  # nothing to protect: no transaction
-        else:
-            with self.conn.transaction():
-                rows = _rows(self.conn, query, [text])
-        oid, name, definition, size = rows[0]
-        return int(oid), str(name), str(definition), int(size)
+            return _rows(self.conn, query, params)  # nothing to protect: no transaction
+        with self.conn.transaction():
+            return _rows(self.conn, query, params)
 
-    def _drop(self, oid: int) -> None:
-        _rows(self.conn, sql.SQL("SELECT {}(%s)").format(self._fn("hypopg_drop_index")), [oid])
+    def _create_many(self, indexes: Sequence[IndexDef]) -> list[tuple[int, str, str, int]]:
+        """Create hypothetical indexes in one round trip: OID, name, definition, size each.
+
+        The definition and size are asked for only the first time an index is made
+        (an empty definition and the known size after that). Raises the server's
+        error; the indexes of the batch created before it are then still there
+        (HypoPG's memory is not transactional): reset after it.
+        """
+        texts = [self._text(ix) for ix in indexes]
+        first = [ix not in self._sizes for ix in indexes]
+        query = sql.SQL(
+            "SELECT h.indexrelid, h.indexname, CASE WHEN d.first THEN {}(h.indexrelid) END, "
+            "CASE WHEN d.first THEN {}(h.indexrelid) END "
+            "FROM unnest(%s::text[], %s::bool[]) WITH ORDINALITY AS d(def, first, n), "
+            "LATERAL {}(d.def) h ORDER BY d.n").format(self._fn("hypopg_get_indexdef"),
+                                                      self._fn("hypopg_relation_size"),
+                                                      self._fn("hypopg_create_index"))
+        self._created += len(texts)
+        rows = self._guarded(query, [texts, first])
+        return [(int(oid), str(name), definition or "",
+                 int(size) if size is not None else self._sizes[ix])
+                for ix, (oid, name, definition, size) in zip(indexes, rows, strict=True)]
+
+    def _text(self, index: IndexDef) -> str:
+        if index not in self._texts:
+            self._texts[index] = index.create_sql(concurrently=False).as_string(self.conn)
+        return self._texts[index]
+
+    def _create(self, index: IndexDef) -> tuple[int, str, str, int]:
+        """Create one hypothetical index: its OID, name, definition and estimated size."""
+        return self._create_many([index])[0]
+
+    def _drop(self, *oids: int) -> None:
+        self._guarded(sql.SQL("SELECT {}(o) FROM unnest(%s::oid[]) o").format(
+            self._fn("hypopg_drop_index")), [list(oids)])
 
     def supports(self, index: IndexDef) -> bool:
         """Whether HypoPG can model this kind of index (probed once per kind).
@@ -589,35 +621,66 @@ class HypoPGWhatIf(_Engine):
     @contextmanager
     def _hypothetical(self, indexes: Sequence[IndexDef], setup: _Setup) -> Iterator[
             NoPlan | None]:
-        """Create the indexes for one evaluation; yield why not, or None. Always reset."""
+        """Make ``indexes`` the hypothetical ones for one evaluation; yield why not, or None."""
         if len(indexes) > self.max_hypothetical:
             yield NoPlan(f"{len(indexes)} indexes in one set is above the limit of "
                          f"{self.max_hypothetical} hypothetical indexes at a time.")
             return
+        wanted: list[IndexDef] = []
+        for index in indexes:
+            if (name := self._duplicate_of(index)) is not None:
+                setup.add_existing(index, name)
+            elif not self.supports(index):
+                yield self._unsupported(index)
+                return
+            else:
+                wanted.append(index)
+        problem = self._make_live(wanted, setup)
+        for index in wanted:
+            if index in self._live:
+                setup.add(index, self._live[index][1])
+        yield problem
+
+    def _make_live(self, wanted: Sequence[IndexDef], setup: _Setup) -> NoPlan | None:
+        """Drop the live indexes not wanted, create the missing ones; why not, or None."""
+        if self._created + len(wanted) > REFRESH_AFTER:
+            self._reset()  # restart HypoPG's OID generator before it must search for free ones
+        stale = [oid for index, (oid, _) in self._live.items() if index not in wanted]
+        if stale:
+            self._drop(*stale)
+            self._live = {ix: v for ix, v in self._live.items() if ix in wanted}
+        missing = [ix for ix in wanted if ix not in self._live]
+        if not missing:
+            return None
         try:
-            problem = None
-            for index in indexes:
-                if (name := self._duplicate_of(index)) is not None:
-                    setup.add_existing(index, name)
-                    continue
-                if not self.supports(index):
-                    problem = self._unsupported(index)
-                    break
-                try:
-                    oid, hypo_name, definition, size = self._create(index)
-                except _INDEX_ERRORS as exc:
-                    problem = (self._definition_error(index)
-                               or _problem(exc, f"HypoPG could not create {index}"))
-                    break
-                self._sizes.setdefault(index, size)
-                if (name := self._duplicate_of(index, definition)) is not None:
-                    self._drop(oid)  # never trust a hypothetical copy of a real index
-                    setup.add_existing(index, name)
-                else:
-                    setup.add(index, hypo_name)
-            yield problem
-        finally:
-            self._reset()
+            created = self._create_many(missing)
+        except _INDEX_ERRORS:
+            self._reset()  # part of the batch may exist: start over, one at a time
+            return self._create_each(wanted, setup)
+        for index, row in zip(missing, created, strict=True):
+            self._adopt(index, row, setup)
+        return None
+
+    def _create_each(self, wanted: Sequence[IndexDef], setup: _Setup) -> NoPlan | None:
+        """Create the indexes one by one, to name the one the server refuses."""
+        for index in wanted:
+            try:
+                row = self._create(index)
+            except _INDEX_ERRORS as exc:
+                return (self._definition_error(index)
+                        or _problem(exc, f"HypoPG could not create {index}"))
+            self._adopt(index, row, setup)
+        return None
+
+    def _adopt(self, index: IndexDef, row: tuple[int, str, str, int], setup: _Setup) -> None:
+        """Keep a new hypothetical index, unless it turns out to copy an existing one."""
+        oid, hypo_name, definition, size = row
+        self._sizes.setdefault(index, size)
+        if (name := self._duplicate_of(index, definition or None)) is not None:
+            self._drop(oid)  # never trust a hypothetical copy of a real index
+            setup.add_existing(index, name)
+        else:
+            self._live[index] = (oid, hypo_name)
 
     def _evaluate(self, queries: Sequence[str], indexes: tuple[IndexDef, ...]) -> list[Costing]:
         setup = _Setup()

@@ -877,6 +877,9 @@ class _State:
                 return
             # De Morgan: NOT (a AND b) is NOT a OR NOT b.
             is_or = (op == enums.BoolExprType.OR_EXPR) != negated
+            if op == enums.BoolExprType.OR_EXPR and not negated:
+                self.common_or(node, scope, clause, in_or)
+                return
             for arg in node.args or ():
                 self.condition(arg, scope, clause, in_or or is_or, negated)
             return
@@ -907,6 +910,27 @@ class _State:
             return
         self.single(node, scope, "filter", "is not true" if negated else "is true",
                     clause, in_or)
+
+    def common_or(self, node: ast.BoolExpr, scope: _Scope, clause: str, in_or: bool) -> None:
+        """``(a AND b) OR (a AND c)``: ``a`` holds whatever the branch, as the planner sees.
+
+        PostgreSQL pulls the terms every branch shares out of the OR before planning
+        (``find_duplicate_ors``, prepqual.c): they filter, join and match an index as
+        any top-level term does; only the rest is a test in an OR.
+        """
+        branches = [_conjuncts(arg) for arg in node.args or ()]
+        texts = [{deparse(term) for term in branch} for branch in branches]
+        shared = set.intersection(*texts) if texts else set()
+        pulled: set[str] = set()
+        for term in branches[0] if branches else ():
+            text = deparse(term)
+            if text in shared and text not in pulled:  # once, however often repeated
+                pulled.add(text)
+                self.condition(term, scope, clause, in_or)
+        for branch in branches:
+            for term in branch:
+                if deparse(term) not in shared:
+                    self.condition(term, scope, clause, True)
 
     def single(self, node: ast.Node | None, scope: _Scope, role: str, operator: str,
                clause: str, in_or: bool, value: str | None = None) -> None:
@@ -1247,3 +1271,10 @@ def output_columns(query: ast.Node, catalog: Catalog) -> list[tuple[str, str | N
     state = _State(catalog)
     block = state.statement(query, "", None, {})
     return [(out.name, out.type) for out in block.outs]
+
+
+def _conjuncts(node: ast.Node) -> list[ast.Node]:
+    """The terms ANDed together in ``node`` (itself if it is not an AND)."""
+    if isinstance(node, ast.BoolExpr) and node.boolop == enums.BoolExprType.AND_EXPR:
+        return [term for arg in node.args or () for term in _conjuncts(arg)]
+    return [node]
