@@ -6,8 +6,10 @@ import psycopg
 import pytest
 from support.cli import run_cli
 
+from pgarchitect.demo import data, runner
 from pgarchitect.server import embedded_server, free_port
 from pgarchitect.settings import load_config
+from pgarchitect.workload import Filters
 
 
 def test_demo_loads_plays_and_lists_then_reuses_then_resets(
@@ -42,5 +44,27 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
             after = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
         assert after is not None and 60_000 < after[0] < events[0]
+    finally:
+        server.stop()
+
+
+def test_the_second_demo_skips_what_the_first_solved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGARCHITECT_SERVER_PORT", str(free_port()))
+    config = load_config()
+    server = embedded_server(config.data_dir)
+    # The small data set has few slow statements: take every statement called.
+    filters = Filters(min_mean_ms=0.0, min_calls=0, top=10)
+    try:
+        first = runner.run(config, scale=data.Scale.small(), rounds=3, filters=filters)
+        assert first.advice is not None and first.advice.recommendations
+        assert first.advice.remembered and not first.advice.known
+        second = runner.run(config, rounds=3, filters=filters)
+        assert second.advice is not None and second.advice.known
+        cited = {k.case.finding.id for k in second.advice.known}
+        assert cited <= set(first.advice.remembered)
+        solved = {k.statement.query for k in second.advice.known}
+        assert not solved & {s.query for s in second.advice.statements}  # not advised again
+        assert all(k.case.citation().startswith("Solved before: finding ")
+                   for k in second.advice.known)
     finally:
         server.stop()

@@ -26,6 +26,10 @@ from pgarchitect.candidates import (
 )
 from pgarchitect.errors import ConfigError
 from pgarchitect.index import IndexDef
+from pgarchitect.knowledge.audit import Known, Session, known_cases, remember
+from pgarchitect.knowledge.audit import session as knowledge_session
+from pgarchitect.knowledge.features import features_of
+from pgarchitect.knowledge.kb import Finding
 from pgarchitect.selection import Options, Selection, TableWrites, Target, select
 from pgarchitect.settings import Config
 from pgarchitect.verify import Measurement, StatementInput, Verified, confidence, measure
@@ -66,6 +70,7 @@ class AdviseRequest:
     runs: int = 3
     allow_writes: bool = False  # measure INSERT/UPDATE/DELETE (rolled back)
     allow_large: bool = False  # build indexes on tables above sandbox_max_table_mb
+    knowledge: bool = True  # skip what the knowledge base has solved, store the findings
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ class Advice:
     notes: list[str]
     selection_seconds: float = 0.0
     evaluations: int = 0
+    known: list[Known] = field(default_factory=list)  # solved before: not advised again
+    remembered: list[str] = field(default_factory=list)  # ids of the findings stored
 
 
 def _targets(statements: Sequence[Statement], analyses: Sequence[Analysis]) -> list[Target]:
@@ -276,13 +283,26 @@ def run(config: Config, request: AdviseRequest) -> Advice:
     conninfo = db.target_conninfo(config, request.workload.dsn)
     with db.connect(conninfo, config) as conn:
         source, workload = collect(config, request.workload, conn)
-        return advise(conn, config, request, source, workload)
+        if not request.knowledge:
+            return advise(conn, config, request, source, workload)
+        with knowledge_session(config, conn) as kb:
+            return advise(conn, config, request, source, workload, kb)
 
 
 def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest,
-           source: str, workload: Workload) -> Advice:
-    """Advise indexes for a workload already read (and filtered) from ``source``."""
+           source: str, workload: Workload, kb: Session | None = None) -> Advice:
+    """Advise indexes for a workload already read (and filtered) from ``source``.
+
+    With a knowledge base session, statements it already has an answer for are
+    skipped (and cited), and the findings are stored in it afterwards.
+    """
     statements = workload.statements
+    known: list[Known] = []
+    if kb is not None:
+        catalog = load_catalog(conn)
+        answers = known_cases(kb, statements, [analyze(s.query, catalog) for s in statements])
+        known = [k for k in answers if k is not None]
+        statements = [s for s, k in zip(statements, answers, strict=True) if k is None]
     options = Options(
         budget=_budget(conn, config, request.budget),
         min_cost=config.get_float("min_cost"),
@@ -329,13 +349,46 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     notes = [*workload.notes, f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
              f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
              f"{options.max_per_table} new indexes per table."]
-    return Advice(
+    advice = Advice(
         source=source, engine=chosen.engine, options=options, recommendations=recommendations,
         statements=_statement_reports(statements, analyses, cands, selection, kept,
                                       chosen.plan_errors),
         skipped=workload.skipped, notes=notes, selection_seconds=selection.seconds,
-        evaluations=selection.evaluations,
+        evaluations=selection.evaluations, known=known,
     )
+    if kb is not None:
+        analysis_of = {s.query: a for s, a in parsed}
+        advice.remembered = remember(kb, findings(advice, analysis_of, kb.database))
+        advice.notes.extend(kb.notes)
+    return advice
+
+
+def findings(advice: Advice, analyses: dict[str, Analysis], database: str) -> list[Finding]:
+    """The knowledge base's record of the advice: one finding per index and statement."""
+    out = []
+    for rec in advice.recommendations:
+        v = rec.verified
+        factors = {f.name: round(f.value, 4) for f in v.factors}
+        for m in v.measurements:
+            analysis = analyses.get(m.query)
+            if analysis is None:
+                continue
+            features = features_of(analysis)
+            problem = rec.candidate.reason if rec.candidate else "a costly plan"
+            out.append(Finding(
+                database=database, fingerprint=features.fingerprint or "", query=m.query,
+                kind="index", recommendation_sql=rec.create_sql, rollback_sql=rec.rollback_sql,
+                description=f"{problem[0].upper()}{problem[1:]}; fix: index {rec.index}.",
+                reasoning=rec.reasoning,
+                estimated_gain_pct=_pct(m.estimated_gain), measured_gain_pct=_pct(m.gain),
+                before_ms=m.median_before, after_ms=m.median_after,
+                confidence=v.confidence / 100.0, factors=factors, features=features.to_json(),
+            ))
+    return out
+
+
+def _pct(gain: float | None) -> float | None:
+    return None if gain is None else round(100.0 * gain, 2)
 
 
 def _unmeasured(inputs: Sequence[StatementInput],

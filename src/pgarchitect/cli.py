@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -215,16 +217,20 @@ def workload(ctx: click.Context, /, **opts: Any) -> None:
               help="Measure INSERT/UPDATE/DELETE too (inside transactions rolled back).")
 @click.option("--allow-large", is_flag=True,
               help="Build indexes on tables above sandbox_max_table_mb to measure them.")
+@click.option("--no-kb", is_flag=True,
+              help="Neither look up earlier cases in the knowledge base nor store findings.")
 @click.pass_context
 def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_verify: bool,
-           runs: int, allow_writes: bool, allow_large: bool, **opts: Any) -> None:
+           runs: int, allow_writes: bool, allow_large: bool, no_kb: bool,
+           **opts: Any) -> None:
     """Indexes that make the workload cheaper, proven on the planner and the data."""
     from pgarchitect.advise import AdviseRequest, run
 
     cfg = _config(ctx)
     request = AdviseRequest(workload=_workload_request(cfg, opts), budget=budget,
                             whatif=whatif, verify=not no_verify, runs=runs,
-                            allow_writes=allow_writes, allow_large=allow_large)
+                            allow_writes=allow_writes, allow_large=allow_large,
+                            knowledge=not no_kb)
     advice = run(cfg, request)
     if opts["as_json"]:
         out.print_json(data=_advice_json(advice))
@@ -253,6 +259,11 @@ def _advice_json(advice: Any) -> dict[str, Any]:
         "statements": [asdict(s) for s in advice.statements],
         "skipped": [asdict(s) for s in advice.skipped], "notes": advice.notes,
         "selection_seconds": advice.selection_seconds, "evaluations": advice.evaluations,
+        "known": [{"query": k.statement.query, "finding": k.case.finding.id,
+                   "score": k.case.score, "reasons": list(k.case.reasons),
+                   "citation": k.case.citation(), "outcome": k.outcome}
+                  for k in advice.known],
+        "remembered": advice.remembered,
     }
 
 
@@ -294,6 +305,17 @@ def _print_advice(advice: Any) -> None:
         table.add_row(str(i), _cost(s.cost_before), _cost(s.cost_after), result,
                       _shorten(s.query, 100))
     out.print(table)
+    if advice.known:
+        out.print(f"\n[bold]Solved before[/] ({len(advice.known)} statements skipped, "
+                  "see `pgarchitect kb show ID`)")
+        for k in advice.known:
+            out.print(f"  {_shorten(k.statement.query, 100)}", markup=False, soft_wrap=True)
+            out.print(f"    {k.case.citation()}", markup=False, soft_wrap=True)
+            out.print(f"    why: {'; '.join(k.case.reasons)}", markup=False, soft_wrap=True)
+            if k.outcome:
+                out.print(f"    {k.outcome}", markup=False, soft_wrap=True)
+    if advice.remembered:
+        out.print(f"\nStored {len(advice.remembered)} findings in the knowledge base.")
     for note in advice.notes:
         out.print(f"note: {note}", soft_wrap=True)
 
@@ -377,6 +399,153 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None,
         out.print()
         _print_advice(result.advice)
     out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
+
+
+@cli.group()
+def kb() -> None:
+    """The knowledge base: every finding, taken or not, and similar earlier cases."""
+
+
+@contextmanager
+def _knowledge(ctx: click.Context, dsn: str | None = None) -> Iterator[Any]:
+    """The knowledge base (kb_url, else the target database) and the target connection."""
+    from pgarchitect import db
+    from pgarchitect.knowledge.audit import weights_of
+    from pgarchitect.knowledge.kb import KnowledgeBase
+
+    cfg = _config(ctx)
+    url = cfg.get_str("kb_url")
+    with db.connect(db.target_conninfo(cfg, dsn), cfg) as target:
+        conn = db.connect(url, cfg) if url else target
+        try:
+            base = KnowledgeBase(conn, weights=weights_of(cfg),
+                                 threshold=cfg.get_float("kb_threshold"))
+            for note in base.notes:
+                err.print(f"note: {note}", soft_wrap=True)
+            yield base, target
+        finally:
+            if conn is not target:
+                conn.close()
+
+
+def _finding_row(table: Table, f: Any) -> None:
+    gain = ("" if f.measured_gain_pct is None else f"{f.measured_gain_pct:.0f}%")
+    applied = ("" if f.applied_gain_pct is None else f"{f.applied_gain_pct:.0f}%")
+    table.add_row(f.short_id, f.created_at.strftime("%Y-%m-%d") if f.created_at else "",
+                  f.kind, f.status, gain, applied, _shorten(f.recommendation_sql, 60),
+                  _shorten(f.query, 70))
+
+
+@kb.command("list")
+@click.argument("dsn", required=False)
+@click.option("--status", type=click.Choice(["proposed", "pr_open", "applied", "rejected",
+                                             "superseded"]), help="Only findings with it.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, as `kb export` writes.")
+@click.pass_context
+def kb_list(ctx: click.Context, dsn: str | None, status: str | None, limit: int,
+            as_json: bool) -> None:
+    """The newest findings."""
+    with _knowledge(ctx, dsn) as (base, _):
+        found = base.recent(status=status, limit=limit)
+        total = base.count()
+    if as_json:
+        for f in found:
+            click.echo(json.dumps(f.to_json(), default=str))
+        return
+    table = Table("id", "created", "kind", "status", "measured", "applied",
+                  "recommendation", title=f"Findings ({len(found)} of {total})")
+    table.add_column("statement", min_width=30, ratio=1)
+    for f in found:
+        _finding_row(table, f)
+    out.print(table)
+
+
+@kb.command("show")
+@click.argument("finding_id")
+@click.argument("dsn", required=False)
+@click.pass_context
+def kb_show(ctx: click.Context, finding_id: str, dsn: str | None) -> None:
+    """One finding, whole."""
+    with _knowledge(ctx, dsn) as (base, _):
+        f = base.get(finding_id)
+    for key, value in f.to_json().items():
+        if key in ("embedding", "features") or value in (None, "", {}):
+            continue
+        out.print(f"[bold]{key}[/]: {value}", soft_wrap=True)
+
+
+@kb.command("similar")
+@click.argument("statement")
+@click.argument("dsn", required=False)
+@click.option("--limit", type=click.IntRange(1), default=5, show_default=True)
+@click.pass_context
+def kb_similar(ctx: click.Context, statement: str, dsn: str | None, limit: int) -> None:
+    """Earlier cases like STATEMENT, best first, and why they match."""
+    from pgarchitect.analysis import analyze, load_catalog
+    from pgarchitect.knowledge.features import features_of
+
+    with _knowledge(ctx, dsn) as (base, target):
+        analysis = analyze(statement, load_catalog(target))
+        if analysis.error:
+            raise click.BadParameter(analysis.error, param_hint="STATEMENT")
+        cases = base.similar(statement, features_of(analysis), limit=limit)
+    if not cases:
+        out.print("No earlier case.")
+    for c in cases:
+        mark = "[green]would skip[/]" if c.score >= base.threshold else "below threshold"
+        out.print(f"[bold]{c.score:.2f}[/] {mark}  {c.finding.short_id}  {c.finding.kind}, "
+                  f"{c.finding.status}  {_shorten(c.finding.query, 90)}", soft_wrap=True)
+        out.print(f"      {c.citation()}", markup=False, soft_wrap=True)
+        out.print(f"      why: {'; '.join(c.reasons)}", markup=False, soft_wrap=True)
+
+
+@kb.command("mark")
+@click.argument("finding_id")
+@click.argument("status", type=click.Choice(["applied", "rejected", "pr_open", "proposed",
+                                             "superseded"]))
+@click.option("--note", help="Why, in a few words (kept with the status).")
+@click.option("--by", help="Who decided (default: the OS user).")
+@click.option("--dsn", help="Target database (default: the database_url setting).")
+@click.pass_context
+def kb_mark(ctx: click.Context, finding_id: str, status: str, note: str | None,
+            by: str | None, dsn: str | None) -> None:
+    """Record what became of a finding; an applied one is measured again by the next audit."""
+    with _knowledge(ctx, dsn) as (base, _):
+        f = base.mark(finding_id, status, by=by, note=note)
+    out.print(f"Finding {f.short_id} is {f.status} (by {f.status_by}).")
+
+
+@kb.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True), default="-")
+@click.option("--dsn", help="Target database (default: the database_url setting).")
+@click.pass_context
+def kb_export(ctx: click.Context, file: str, dsn: str | None) -> None:
+    """Every finding as JSON lines (to FILE, or standard output)."""
+    with _knowledge(ctx, dsn) as (base, _), click.open_file(file, "w") as stream:
+        n = 0
+        for line in base.export():
+            stream.write(line + "\n")
+            n += 1
+    err.print(f"Exported {n} findings.")
+
+
+@kb.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dsn", help="Target database (default: the database_url setting).")
+@click.pass_context
+def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
+    """Findings from JSON lines (`kb export`); bad lines are reported, the rest imported."""
+    with click.open_file(file, "r") as stream:
+        lines = stream.read().splitlines()
+    with _knowledge(ctx, dsn) as (base, _):
+        report = base.import_lines(lines)
+    out.print(f"Imported {report.imported} findings"
+              + (f", {report.duplicates} already there" if report.duplicates else "") + ".")
+    for number, why in report.errors:
+        err.print(f"[yellow]line {number}:[/] {why}", soft_wrap=True)
+    if report.errors:
+        sys.exit(1)
 
 
 def _shorten(text: str, width: int) -> str:

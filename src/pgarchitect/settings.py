@@ -159,6 +159,33 @@ SETTINGS: tuple[Setting, ...] = (
         "application_name of every session pgarchitect opens.",
     ),
     Setting(
+        "kb_url",
+        None,
+        "Database of the knowledge base (findings, with pgvector when it has it), as a "
+        "URL or conninfo. Unset: the target database, in schema pgarchitect.",
+        secret=True,
+    ),
+    Setting(
+        "kb_threshold",
+        0.85,
+        "A statement whose best earlier case scores this or more (0..1) is taken as "
+        "solved: the audit skips it and cites the case.",
+        kind=float,
+    ),
+    Setting(
+        "kb_weight_vector",
+        0.1,
+        "Weight of the sentence embeddings' cosine in a case's score.",
+        kind=float,
+    ),
+    Setting(
+        "kb_weight_structure",
+        0.9,
+        "Weight of the structural similarity (tables, columns by role, predicate "
+        "shapes) in a case's score.",
+        kind=float,
+    ),
+    Setting(
         "pool_size",
         4,
         "Largest number of connections pgarchitect keeps open to one database.",

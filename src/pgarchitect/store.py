@@ -7,6 +7,7 @@ from migrating at the same time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -18,7 +19,17 @@ SCHEMA = "pgarchitect"
 # pg_advisory_xact_lock key: "pgarchitect" as a number, to stay clear of the app's locks.
 MIGRATION_LOCK = 0x70676172636869
 
-MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+# A migration's body: DDL, or a function of the connection for DDL that depends on
+# the server (pgvector present or not).
+Body = str | Callable[[psycopg.Connection[Any]], None]
+
+
+def _optimization_log(conn: psycopg.Connection[Any]) -> None:
+    from pgarchitect.knowledge.kb import create_log  # the knowledge base owns its table
+    create_log(conn)
+
+
+MIGRATIONS: tuple[tuple[int, str, Body], ...] = (
     (
         1,
         "snapshots of pg_stat_statements and table/index statistics",
@@ -63,6 +74,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         );
         """,
     ),
+    (2, "the knowledge base: optimization_log", _optimization_log),
 )
 
 
@@ -95,7 +107,10 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
             for version, description, ddl in MIGRATIONS:
                 if version <= done:
                     continue
-                conn.execute(ddl.encode())
+                if callable(ddl):
+                    ddl(conn)
+                else:
+                    conn.execute(ddl.encode())
                 conn.execute(
                     "INSERT INTO pgarchitect.schema_version (version, description) "
                     "VALUES (%s, %s)", [version, description])

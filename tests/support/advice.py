@@ -40,7 +40,8 @@ def advise(target: AdvisorTarget, *statements: str, verify: bool = False, runs: 
     filters = Filters(min_mean_ms=0.0, min_calls=0)
     workload = Request(dsn=target.db.conninfo, statements=statements, log=log, filters=filters)
     advice = run(load_config(), AdviseRequest(workload=workload, budget=BUDGET,
-                                              whatif=target.whatif, verify=verify, runs=runs))
+                                              whatif=target.whatif, verify=verify, runs=runs,
+                                              knowledge=False))
     assert advice.engine == target.engine, f"advised with {advice.engine}, not {target.engine}"
     return advice
 

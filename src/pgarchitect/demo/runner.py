@@ -14,6 +14,7 @@ from pgarchitect import db
 from pgarchitect.advise import Advice, AdviseRequest
 from pgarchitect.advise import advise as advise_workload
 from pgarchitect.demo import data, traffic
+from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.server import embedded_server
 from pgarchitect.settings import Config
 from pgarchitect.workload import Filters, Workload, select
@@ -111,5 +112,6 @@ def run(
         advice = None
         if advise:
             request = AdviseRequest(workload=Request(dsn=target, filters=filters))
-            advice = advise_workload(conn, config, request, source.name, found)
+            with knowledge_session(config, conn) as kb:
+                advice = advise_workload(conn, config, request, source.name, found, kb)
     return DemoResult(target, loaded, load_seconds, summary, found, filters, advice)

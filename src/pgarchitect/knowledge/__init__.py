@@ -1,0 +1,1 @@
+"""Knowledge base of past findings: similar statements already solved."""

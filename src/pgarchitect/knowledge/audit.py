@@ -1,0 +1,163 @@
+"""The knowledge base in an audit: skip what was solved, remember what was found.
+
+Before the advisor works on a statement, :func:`known_cases` asks the knowledge
+base for the best earlier case; above the threshold the statement is skipped and
+the case cited. A case that was applied and not yet measured gets the
+statement's mean time now, next to the one it had before (the outcome loop).
+After the audit, :func:`remember` writes every finding in one round trip; when the
+knowledge base is away, the findings go to a spool file and are written on the
+next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from pgarchitect import db
+from pgarchitect.analysis import Analysis
+from pgarchitect.errors import PgArchitectError
+from pgarchitect.knowledge.features import embedding_text, features_of
+from pgarchitect.knowledge.kb import Case, Finding, KnowledgeBase, Spool
+from pgarchitect.knowledge.similarity import Weights
+from pgarchitect.settings import Config
+from pgarchitect.workload import Statement
+from pgarchitect.workload.snapshots import target_of
+
+SPOOL_NAME = "kb-spool.jsonl"
+
+
+@dataclass(frozen=True)
+class Known:
+    """A statement the knowledge base already has an answer for."""
+
+    statement: Statement
+    case: Case
+    outcome: str | None = None  # the gain measured now, for an applied finding
+
+
+@dataclass
+class Session:
+    """The knowledge base for one audit (None when it could not be opened) and its notes."""
+
+    kb: KnowledgeBase | None
+    database: str  # identity of the audited database, as findings name it
+    spool: Spool
+    notes: list[str] = field(default_factory=list)
+
+
+def spool_of(config: Config) -> Spool:
+    return Spool(Path(config.data_dir) / SPOOL_NAME)
+
+
+def weights_of(config: Config) -> Weights:
+    return Weights(vector=config.get_float("kb_weight_vector"),
+                   structure=config.get_float("kb_weight_structure"))
+
+
+@contextmanager
+def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session]:
+    """Open the knowledge base (``kb_url``, else the target) for an audit of ``target``."""
+    url = config.get_str("kb_url")
+    spool = spool_of(config)
+    state = Session(None, target_of(target), spool)
+    conn: psycopg.Connection[Any] | None = None
+    try:
+        conn = db.connect(url, config) if url else target
+        state.kb = KnowledgeBase(conn, weights=weights_of(config),
+                                 threshold=config.get_float("kb_threshold"))
+        state.notes.extend(state.kb.notes)
+        report = spool.flush(state.kb)
+        if report is not None:
+            state.notes.append(
+                f"Wrote {report.imported} findings saved while the knowledge base was away"
+                + (f" ({report.duplicates} already there)" if report.duplicates else "")
+                + (f"; {len(report.errors)} unreadable lines kept in "
+                   f"{spool.path.with_suffix('.rejected.jsonl')}" if report.errors else "")
+                + ".")
+    except (PgArchitectError, psycopg.Error) as exc:
+        state.kb = None
+        state.notes.append(f"The knowledge base is not available ({_first_line(exc)}): "
+                           "this audit does not look up earlier cases; its findings are "
+                           f"saved to {spool.path} and written on the next run.")
+    try:
+        yield state
+    finally:
+        if conn is not None and conn is not target:
+            conn.close()
+
+
+def known_cases(state: Session, statements: Sequence[Statement],
+                analyses: Sequence[Analysis]) -> list[Known | None]:
+    """For each statement, the earlier case that answers it (above the threshold), or None."""
+    kb = state.kb
+    if kb is None or not statements:
+        return [None] * len(statements)
+    try:
+        if kb.count() == 0:
+            return [None] * len(statements)
+        out: list[Known | None] = [None] * len(statements)
+        todo = [i for i, a in enumerate(analyses) if not a.error]
+        vectors = kb.embedder.embed([embedding_text(statements[i].query) for i in todo])
+        for i, embedded in zip(todo, vectors, strict=True):
+            statement = statements[i]
+            cases = [c for c in kb.similar(statement.query, features_of(analyses[i]), limit=5,
+                                           embedding=embedded.vector)
+                     if c.finding.database == state.database and c.score >= kb.threshold]
+            if cases:
+                out[i] = Known(statement, cases[0], _outcome(kb, cases[0], statement))
+        return out
+    except psycopg.Error as exc:
+        _lost(state, exc)
+        return [None] * len(statements)
+
+
+def _outcome(kb: KnowledgeBase, case: Case, statement: Statement) -> str | None:
+    """Measure an applied finding's statement again, once, and record the real gain."""
+    finding = case.finding
+    if finding.status != "applied" or statement.calls <= 0:
+        return None
+    if finding.applied_gain_pct is None:
+        finding = kb.record_outcome(finding, statement.mean_ms)
+    if finding.applied_gain_pct is None:
+        return None
+    predicted = (finding.measured_gain_pct if finding.measured_gain_pct is not None
+                 else finding.estimated_gain_pct)
+    return (f"applied: {finding.applied_gain_pct:.0f}% faster in production "
+            f"({finding.before_ms or 0:.1f} → {finding.applied_after_ms or 0:.1f} ms)"
+            + (f", predicted {predicted:.0f}%" if predicted is not None else ""))
+
+
+def remember(state: Session, findings: Sequence[Finding]) -> list[str]:
+    """Store the audit's findings; ids written. When the knowledge base is away, spool them."""
+    if not findings:
+        return []
+    for finding in findings:
+        finding.database = finding.database or state.database
+    if state.kb is not None:
+        try:
+            ids = state.kb.record(findings)
+            state.notes.extend(n for n in state.kb.notes if n not in state.notes)
+            return ids
+        except psycopg.Error as exc:
+            _lost(state, exc)
+    state.spool.save(findings)
+    state.notes.append(f"Saved {len(findings)} findings to {state.spool.path}; they are "
+                       "written to the knowledge base on the next run.")
+    return []
+
+
+def _lost(state: Session, exc: psycopg.Error) -> None:
+    state.kb = None
+    state.notes.append(f"Lost the knowledge base ({_first_line(exc)}); the audit goes on "
+                       "without it.")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+

@@ -1,0 +1,519 @@
+"""The knowledge base: every finding, what it was about, and what became of it.
+
+Findings live in ``pgarchitect.optimization_log`` (created by the store's
+migrations) in the knowledge base database: ``kb_url``, else the target. With
+pgvector the embedding is a ``vector(384)`` with an HNSW index on cosine
+distance; without it a ``real[]``, ranked in Python. Either way a lookup takes
+the statements with the same fingerprint and the nearest by embedding, and
+scores each by structure and text together (:mod:`pgarchitect.knowledge.similarity`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from pgarchitect.errors import ConfigError, PgArchitectError
+from pgarchitect.knowledge.embed import DIMENSIONS, Embedder, default_embedder
+from pgarchitect.knowledge.features import (
+    Features,
+    embedding_text,
+    structural_similarity,
+)
+from pgarchitect.knowledge.similarity import THRESHOLD, Weights, combine
+
+KINDS = ("index", "rewrite", "partition", "cache", "setting", "hygiene")
+STATUSES = ("proposed", "pr_open", "applied", "rejected", "superseded")
+NEAREST = 20  # cases read by embedding distance for each lookup, before rescoring
+
+TABLE_SQL = """
+CREATE TABLE pgarchitect.optimization_log (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    dedup_key text NOT NULL UNIQUE,     -- database, fingerprint, kind and SQL: one row each
+    database text NOT NULL,             -- host:port/dbname of the database it is about
+    fingerprint text NOT NULL,          -- pglast fingerprint of the statement
+    query text NOT NULL,
+    kind text NOT NULL CHECK (kind IN ({kinds})),
+    recommendation_sql text NOT NULL DEFAULT '',
+    rollback_sql text NOT NULL DEFAULT '',
+    description text NOT NULL DEFAULT '',  -- the problem and the fix, in a sentence
+    reasoning text NOT NULL DEFAULT '',
+    estimated_gain_pct double precision,
+    measured_gain_pct double precision,
+    before_ms double precision,
+    after_ms double precision,
+    confidence double precision CHECK (confidence BETWEEN 0 AND 1),
+    factors jsonb NOT NULL DEFAULT '{{}}',
+    embedding {embedding},
+    features jsonb NOT NULL DEFAULT '{{}}',
+    status text NOT NULL DEFAULT 'proposed' CHECK (status IN ({statuses})),
+    status_by text,
+    status_at timestamptz,
+    status_note text,
+    applied_at timestamptz,
+    applied_after_ms double precision,  -- the statement's mean, measured after it was applied
+    applied_gain_pct double precision,
+    applied_measured_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX optimization_log_fingerprint ON pgarchitect.optimization_log (fingerprint);
+"""
+
+HINT_PGVECTOR = ("pgvector is not installed in the knowledge base database: findings keep "
+                 "their embeddings as real[] and similar cases are ranked in Python. To "
+                 "index them, install pgvector (Debian: apt-get install "
+                 "postgresql-<version>-pgvector) and run CREATE EXTENSION vector there.")
+
+
+class KnowledgeBaseError(PgArchitectError):
+    """The knowledge base could not do what was asked."""
+
+    exit_code = 4
+
+
+# -- the table ------------------------------------------------------------------------
+
+
+def vector_schema(conn: psycopg.Connection[Any]) -> str | None:
+    """The schema of the pgvector extension when it is created in the database."""
+    row = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
+                       "ON n.oid = e.extnamespace WHERE e.extname = 'vector'").fetchone()
+    return str(row[0]) if row else None
+
+
+def _create_vector(conn: psycopg.Connection[Any]) -> str | None:
+    """Create pgvector when the server has it and the role may; its schema, or None."""
+    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+    if not row:
+        return None
+    try:
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    except psycopg.Error:
+        return None  # no privilege: the fallback, and the hint says what to do
+    return vector_schema(conn)
+
+
+def create_log(conn: psycopg.Connection[Any]) -> None:
+    """Create the table (a migration of :mod:`pgarchitect.store`)."""
+    schema = vector_schema(conn) or _create_vector(conn)
+
+    def quoted(items: Sequence[str]) -> str:
+        return ", ".join(f"'{i}'" for i in items)
+
+    embedding = (f"{sql.Identifier(schema).as_string(conn)}.vector({DIMENSIONS})"
+                 if schema else "real[]")
+    conn.execute(TABLE_SQL.format(kinds=quoted(KINDS), statuses=quoted(STATUSES),
+                                  embedding=embedding).encode())
+    if schema:
+        conn.execute(sql.SQL(
+            "CREATE INDEX optimization_log_embedding ON pgarchitect.optimization_log "
+            "USING hnsw (embedding {}.vector_cosine_ops)").format(sql.Identifier(schema)))
+
+
+# -- findings ---------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """One recommendation for one statement, as stored."""
+
+    database: str
+    fingerprint: str
+    query: str
+    kind: str
+    recommendation_sql: str = ""
+    rollback_sql: str = ""
+    description: str = ""
+    reasoning: str = ""
+    estimated_gain_pct: float | None = None
+    measured_gain_pct: float | None = None
+    before_ms: float | None = None
+    after_ms: float | None = None
+    confidence: float | None = None  # 0..1
+    factors: dict[str, float] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)
+    embedding: list[float] | None = None
+    id: str | None = None
+    status: str = "proposed"
+    status_by: str | None = None
+    status_at: datetime | None = None
+    status_note: str | None = None
+    applied_at: datetime | None = None
+    applied_after_ms: float | None = None
+    applied_gain_pct: float | None = None
+    applied_measured_at: datetime | None = None
+    created_at: datetime | None = None
+
+    @property
+    def dedup_key(self) -> str:
+        text = "\x1f".join((self.database, self.fingerprint, self.kind,
+                            " ".join(self.recommendation_sql.split())))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def short_id(self) -> str:
+        return (self.id or "")[:8]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON object (export format): every column, timestamps in ISO 8601."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, datetime):
+                out[key] = value.isoformat()
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        """A finding from :meth:`to_json`'s form; raises ValueError on a bad one."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+        missing = {"database", "fingerprint", "query", "kind"} - set(data)
+        if missing:
+            raise ValueError(f"missing fields: {', '.join(sorted(missing))}")
+        values = dict(data)
+        for key in ("status_at", "applied_at", "applied_measured_at", "created_at"):
+            if isinstance(values.get(key), str):
+                values[key] = datetime.fromisoformat(values[key])
+        finding = cls(**values)
+        finding.check()
+        return finding
+
+    def check(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if self.confidence is not None and not 0 <= self.confidence <= 1:
+            raise ValueError(f"confidence {self.confidence} is not within 0..1")
+        if self.embedding is not None and len(self.embedding) != DIMENSIONS:
+            raise ValueError(f"embedding has {len(self.embedding)} dimensions, not "
+                             f"{DIMENSIONS}")
+
+
+@dataclass(frozen=True)
+class Case:
+    """A stored finding that matches a statement: how well, and why."""
+
+    finding: Finding
+    score: float
+    reasons: tuple[str, ...]
+
+    def citation(self) -> str:
+        """One line naming the earlier finding and its gain, for a skipped statement."""
+        f = self.finding
+        gain = (f"measured {f.applied_gain_pct:.0f}% after it was applied"
+                if f.applied_gain_pct is not None
+                else f"measured {f.measured_gain_pct:.0f}%" if f.measured_gain_pct is not None
+                else f"estimated {f.estimated_gain_pct:.0f}%"
+                if f.estimated_gain_pct is not None else "no gain recorded")
+        when = f.created_at.date().isoformat() if f.created_at else "earlier"
+        return (f"Solved before: finding {f.short_id} of {when} ({f.kind}, {f.status}, {gain}): "
+                f"{f.recommendation_sql or f.description} (match {self.score:.2f})")
+
+
+@dataclass
+class ImportReport:
+    """What an import did, line by line."""
+
+    imported: int = 0
+    duplicates: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, why)
+
+
+# Columns written by an insert, with their types in jsonb_to_recordset.
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "uuid"), ("dedup_key", "text"), ("database", "text"), ("fingerprint", "text"),
+    ("query", "text"), ("kind", "text"), ("recommendation_sql", "text"),
+    ("rollback_sql", "text"), ("description", "text"), ("reasoning", "text"),
+    ("estimated_gain_pct", "float8"), ("measured_gain_pct", "float8"),
+    ("before_ms", "float8"), ("after_ms", "float8"), ("confidence", "float8"),
+    ("factors", "jsonb"), ("embedding", "real[]"), ("features", "jsonb"), ("status", "text"),
+    ("status_by", "text"), ("status_at", "timestamptz"), ("status_note", "text"),
+    ("applied_at", "timestamptz"), ("applied_after_ms", "float8"),
+    ("applied_gain_pct", "float8"), ("applied_measured_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+)
+_READ = ", ".join(name for name, _ in _COLUMNS if name not in ("dedup_key", "embedding"))
+
+
+class KnowledgeBase:
+    """The findings of one knowledge base database."""
+
+    def __init__(self, conn: psycopg.Connection[Any], *, weights: Weights | None = None,
+                 threshold: float = THRESHOLD, embedder: Embedder | None = None) -> None:
+        from pgarchitect.store import migrate
+
+        if not 0 < threshold <= 1:
+            raise ConfigError(f"kb_threshold {threshold:g} is not within 0..1: set it to the "
+                              "match score above which a statement counts as solved (0.85).")
+        self.conn = conn
+        self.weights = weights or Weights()
+        self.threshold = threshold
+        self._embedder = embedder
+        self._cache: tuple[list[str], list[str], np.ndarray] | None = None  # without pgvector
+        self.notes: list[str] = []
+        migrate(conn)
+        row = conn.execute(
+            "SELECT n.nspname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = "
+            "a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace WHERE a.attrelid = "
+            "'pgarchitect.optimization_log'::regclass AND a.attname = 'embedding'").fetchone()
+        self.vector_schema = str(row[0]) if row and row[1] == "vector" else None
+        if self.vector_schema is None:
+            self.notes.append(HINT_PGVECTOR)
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
+
+    # -- writing
+
+    def embed(self, findings: Sequence[Finding]) -> None:
+        """Give each finding without one its embedding (statement, problem and fix)."""
+        todo = [f for f in findings if f.embedding is None]
+        if not todo:
+            return
+        done = self.embedder.embed([embedding_text(f.query, f.description) for f in todo])
+        for finding, embedded in zip(todo, done, strict=True):
+            finding.embedding = [float(x) for x in embedded.vector]
+            if embedded.truncated:
+                self.notes.append(
+                    f"The finding for {_shorten(finding.query)} is {embedded.tokens} tokens "
+                    "long; its embedding reads the first 256 only.")
+
+    def record(self, findings: Sequence[Finding]) -> list[str]:
+        """Store findings in one round trip; ids of the new rows (duplicates are skipped)."""
+        if not findings:
+            return []
+        for f in findings:
+            f.check()
+        self.embed(findings)
+        rows = []
+        for f in findings:
+            data = f.to_json()
+            data["dedup_key"] = f.dedup_key
+            rows.append(data)
+        names = [name for name, _ in _COLUMNS]
+        record = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
+                                    for n, t in _COLUMNS)
+        values = [sql.Identifier("r", n) for n in names]
+        defaults = {"id": "gen_random_uuid()", "status": "'proposed'", "created_at": "now()",
+                    "factors": "'{}'", "features": "'{}'"}
+        select = sql.SQL(", ").join(
+            sql.SQL("coalesce({}, {})").format(v, sql.SQL(defaults[n])) if n in defaults
+            else self._vector_cast(v) if n == "embedding" else v
+            for n, v in zip(names, values, strict=True))
+        query = sql.SQL(
+            "INSERT INTO pgarchitect.optimization_log ({}) SELECT {} "
+            "FROM jsonb_to_recordset(%s::jsonb) AS r({}) ON CONFLICT DO NOTHING RETURNING id"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, names)), select, record)
+        inserted = [str(r[0]) for r in self.conn.execute(query, [json.dumps(rows)]).fetchall()]
+        self._cache = None
+        return inserted
+
+    def _vector_cast(self, value: sql.Composable) -> sql.Composable:
+        if self.vector_schema is None:
+            return value
+        return sql.SQL("{}::{}.vector").format(value, sql.Identifier(self.vector_schema))
+
+    def mark(self, finding_id: str, status: str, *, by: str | None = None,
+             note: str | None = None) -> Finding:
+        """Set a finding's status (applied, rejected, ...), who did and when."""
+        if status not in STATUSES:
+            raise ConfigError(f"Status {status!r} is not one of {', '.join(STATUSES)}.")
+        finding = self.get(finding_id)
+        self.conn.execute(
+            "UPDATE pgarchitect.optimization_log SET status = %s, status_by = %s, "
+            "status_at = now(), status_note = coalesce(%s, status_note), applied_at = "
+            "CASE WHEN %s = 'applied' THEN coalesce(applied_at, now()) ELSE applied_at END "
+            "WHERE id = %s", [status, by or getpass.getuser(), note, status, finding.id])
+        return self.get(str(finding.id))
+
+    def record_outcome(self, finding: Finding, after_ms: float) -> Finding:
+        """The statement's mean time measured after the finding was applied, and the gain."""
+        gain = (100.0 * (1.0 - after_ms / finding.before_ms)
+                if finding.before_ms else None)
+        self.conn.execute(
+            "UPDATE pgarchitect.optimization_log SET applied_after_ms = %s, applied_gain_pct "
+            "= %s, applied_measured_at = now() WHERE id = %s", [after_ms, gain, finding.id])
+        return self.get(str(finding.id))
+
+    # -- reading
+
+    def _rows(self, where: sql.Composable, params: Sequence[Any],
+              tail: str = "") -> list[Finding]:
+        query = sql.SQL("SELECT {} FROM pgarchitect.optimization_log WHERE {} {}").format(
+            sql.SQL(_READ), where, sql.SQL(tail))
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return [_finding(row) for row in cur.fetchall()]
+
+    def get(self, finding_id: str) -> Finding:
+        """A finding by its id or a unique prefix of it (as `kb list` shows)."""
+        prefix = finding_id.strip().lower()
+        if not prefix or any(c not in "0123456789abcdef-" for c in prefix):
+            raise ConfigError(f"{finding_id!r} is not a finding id (see `pgarchitect kb list`).")
+        found = self._rows(sql.SQL("id::text LIKE %s"), [prefix + "%"], "LIMIT 2")
+        if not found:
+            raise ConfigError(f"No finding {finding_id} (see `pgarchitect kb list`).")
+        if len(found) > 1:
+            raise ConfigError(f"Finding id {finding_id} is ambiguous: give more of it.")
+        return found[0]
+
+    def recent(self, *, status: str | None = None, limit: int = 50) -> list[Finding]:
+        where = sql.SQL("status = %s") if status else sql.SQL("true")
+        return self._rows(where, [status] if status else [],
+                          f"ORDER BY created_at DESC, id LIMIT {int(limit)}")
+
+    def count(self) -> int:
+        row = self.conn.execute("SELECT count(*) FROM pgarchitect.optimization_log").fetchone()
+        return int(row[0]) if row else 0
+
+    def similar(self, statement: str, features: Features, *, limit: int = 5,
+                embedding: np.ndarray | None = None) -> list[Case]:
+        """The stored cases most like ``statement``, best first, each with why it matched.
+
+        ``features`` are the statement's (:func:`features_of`); the embedding of the
+        statement alone (the fix is not known yet) is computed unless given.
+        """
+        if embedding is None:
+            embedding = self.embedder.embed([embedding_text(statement)])[0].vector
+        nearest = self._nearest(features.fingerprint or "", embedding)
+        if not nearest:
+            return []
+        found = {f.id: f for f in self._rows(sql.SQL("id = ANY(%s)"), [list(nearest)])}
+        cases = []
+        for finding_id, cosine in nearest.items():
+            finding = found.get(finding_id)
+            if finding is None or finding.status == "superseded":
+                continue
+            structure = structural_similarity(features, Features.from_json(finding.features))
+            match = combine(finding.fingerprint == features.fingerprint, structure, cosine,
+                            self.weights)
+            cases.append(Case(finding, match.score, match.reasons))
+        cases.sort(key=lambda c: (-c.score, c.finding.created_at or datetime.min))
+        return cases[:limit]
+
+    def _nearest(self, fingerprint: str, embedding: np.ndarray) -> dict[str, float | None]:
+        """Ids of the same-fingerprint cases and the nearest by embedding: id -> cosine."""
+        if self.vector_schema is not None:
+            vector = "[" + ",".join(f"{x:.7g}" for x in embedding) + "]"
+            op = sql.SQL("OPERATOR({}.<=>)").format(sql.Identifier(self.vector_schema))
+            cast = sql.SQL("%s::{}.vector").format(sql.Identifier(self.vector_schema))
+            query = sql.SQL(
+                "(SELECT id, 1 - (embedding {op} {v}) FROM pgarchitect.optimization_log "
+                " WHERE fingerprint = %s) UNION "
+                "(SELECT id, 1 - (embedding {op} {v}) FROM pgarchitect.optimization_log "
+                " ORDER BY embedding {op} {v} LIMIT {n})").format(
+                op=op, v=cast, n=sql.Literal(NEAREST))
+            rows = self.conn.execute(query, [vector, fingerprint, vector, vector]).fetchall()
+            return {str(i): (None if c is None or math.isnan(c) else float(c)) for i, c in rows}
+        ids, prints, matrix = self._all_embeddings()
+        if not ids:
+            return {}
+        scores = matrix @ np.asarray(embedding, dtype=np.float32)
+        cosines = {int(j): float(scores[int(j)]) for j in np.argsort(-scores)[:NEAREST]}
+        picked = set(cosines) | {i for i, p in enumerate(prints) if p == fingerprint}
+        return {ids[i]: cosines.get(i) for i in picked}
+
+    def _all_embeddings(self) -> tuple[list[str], list[str], np.ndarray]:
+        """Every case's id, fingerprint and embedding (zeros if none), read once per session.
+
+        Without pgvector the ranking is done here; the read is the expensive part,
+        so a session (an audit) does it once and keeps it up to date as it writes.
+        """
+        if self._cache is None:
+            rows = self.conn.execute("SELECT id, fingerprint, embedding FROM "
+                                     "pgarchitect.optimization_log").fetchall()
+            matrix = np.zeros((len(rows), DIMENSIONS), dtype=np.float32)
+            for i, row in enumerate(rows):
+                if row[2] is not None:
+                    matrix[i] = row[2]
+            self._cache = ([str(r[0]) for r in rows], [str(r[1]) for r in rows], matrix)
+        return self._cache
+
+    # -- moving knowledge between environments
+
+    def export(self) -> Iterator[str]:
+        """Every finding as a JSON line, oldest first, embeddings included."""
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql.SQL(
+                "SELECT {}, embedding::real[] AS embedding FROM pgarchitect.optimization_log "
+                "ORDER BY created_at, id").format(sql.SQL(_READ)))
+            for row in cur:
+                yield json.dumps(_finding(row).to_json(), default=str)
+
+    def import_lines(self, lines: Iterable[str]) -> ImportReport:
+        """Import JSON lines: every good line, in one round trip; report the bad ones."""
+        report = ImportReport()
+        good: list[Finding] = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                good.append(Finding.from_json(json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                report.errors.append((number, str(exc).splitlines()[0][:200]))
+        inserted = self.record(good)
+        report.imported = len(inserted)
+        report.duplicates = len(good) - len(inserted)
+        return report
+
+
+def _finding(row: dict[str, Any]) -> Finding:
+    values = {k: v for k, v in row.items()}
+    values["id"] = str(values["id"])
+    if values.get("embedding") is not None:
+        values["embedding"] = [float(x) for x in values["embedding"]]
+    return Finding(**values)
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- findings kept when the knowledge base is away -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Spool:
+    """A file of findings that could not be written, to write on the next run."""
+
+    path: Path
+
+    def save(self, findings: Sequence[Finding]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            for f in findings:
+                out.write(json.dumps(f.to_json(), default=str) + "\n")
+
+    def flush(self, kb: KnowledgeBase) -> ImportReport | None:
+        """Write the saved findings to ``kb``; the file goes once they are all in."""
+        if not self.path.is_file():
+            return None
+        report = kb.import_lines(self.path.read_text(encoding="utf-8").splitlines())
+        if report.errors:
+            bad = self.path.with_suffix(".rejected.jsonl")
+            self.path.replace(bad)
+        else:
+            self.path.unlink()
+        return report
