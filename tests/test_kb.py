@@ -216,3 +216,19 @@ def test_spool_keeps_a_bad_line_aside(conn: Any, tmp_path: Path) -> None:
     report = spool.flush(KnowledgeBase(conn))
     assert report is not None and report.imported == 1 and report.errors[0][0] == 2
     assert not spool.path.exists() and spool.path.with_suffix(".rejected.jsonl").exists()
+
+
+def test_the_next_audit_measures_an_applied_finding(conn: Any) -> None:
+    from pgarchitect.knowledge.audit import known_cases
+    from pgarchitect.workload import Statement
+
+    kb = KnowledgeBase(conn)
+    (fid,) = kb.record([finding(conn, BY_USER, "orders (user_id, created_at DESC)")])
+    kb.mark(fid, "applied", by="alice")
+    state = Session(kb, "test", Spool(Path("unused.jsonl")))
+    now = Statement(BY_USER, calls=40, total_ms=80.0, mean_ms=2.0)  # 10 ms before
+    (known,) = known_cases(state, [now], [analyze(BY_USER, load_catalog(conn))])
+    assert known is not None and known.case.finding.id == fid
+    assert known.outcome is not None and "80% faster" in known.outcome, known.outcome
+    stored = kb.get(fid)
+    assert stored.applied_after_ms == 2.0 and stored.applied_gain_pct == pytest.approx(80.0)

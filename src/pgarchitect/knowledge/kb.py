@@ -479,7 +479,7 @@ class KnowledgeBase:
 
 
 def _finding(row: dict[str, Any]) -> Finding:
-    values = {k: v for k, v in row.items()}
+    values = dict(row)
     values["id"] = str(values["id"])
     if values.get("embedding") is not None:
         values["embedding"] = [float(x) for x in values["embedding"]]
