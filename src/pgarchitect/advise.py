@@ -249,10 +249,13 @@ def choose(
     max_table_bytes: int,
     allow_large: bool = False,
     since_seconds: float | None = None,
+    analyses: Sequence[Analysis] | None = None,
 ) -> Chosen:
-    """Analyse, propose, ask the planner, and select: no verification, nothing built."""
-    catalog = load_catalog(conn)
-    analyses = [analyze(s.query, catalog) for s in statements]
+    """Analyse (unless ``analyses`` of the statements are given), propose, ask the
+    planner, and select: no verification, nothing built."""
+    if analyses is None:
+        catalog = load_catalog(conn)
+        analyses = [analyze(s.query, catalog) for s in statements]
     touched = {(r.schema, r.name) for a in analyses for r in a.relations if r.kind in INDEXABLE}
     tables = load_tables(conn, touched) if touched else {}
     cands = generate(analyses, tables)
@@ -275,7 +278,7 @@ def choose(
         )
     finally:
         engine.close()
-    return Chosen(analyses, cands, selection, engine.name, plan_errors)
+    return Chosen(list(analyses), cands, selection, engine.name, plan_errors)
 
 
 def run(config: Config, request: AdviseRequest) -> Advice:
@@ -298,11 +301,14 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     """
     statements = workload.statements
     known: list[Known] = []
+    analyses: list[Analysis] | None = None  # analysed by choose() when not here
     if kb is not None:
         catalog = load_catalog(conn)
-        answers = known_cases(kb, statements, [analyze(s.query, catalog) for s in statements])
+        analyses = [analyze(s.query, catalog) for s in statements]
+        answers = known_cases(kb, statements, analyses)
         known = [k for k in answers if k is not None]
         statements = [s for s, k in zip(statements, answers, strict=True) if k is None]
+        analyses = [a for a, k in zip(analyses, answers, strict=True) if k is None]
     options = Options(
         budget=_budget(conn, config, request.budget),
         min_cost=config.get_float("min_cost"),
@@ -314,7 +320,8 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     chosen = choose(conn, statements, options,
                     whatif=request.whatif or config.get_str("whatif"),
                     max_table_bytes=max_bytes, allow_large=request.allow_large,
-                    since_seconds=window.total_seconds() if window else None)
+                    since_seconds=window.total_seconds() if window else None,
+                    analyses=analyses)
     analyses, cands, selection = chosen.analyses, chosen.candidates, chosen.selection
     parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
     by_index = {c.index: c for c in cands.candidates}

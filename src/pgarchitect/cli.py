@@ -410,22 +410,14 @@ def kb() -> None:
 def _knowledge(ctx: click.Context, dsn: str | None = None) -> Iterator[Any]:
     """The knowledge base (kb_url, else the target database) and the target connection."""
     from pgarchitect import db
-    from pgarchitect.knowledge.audit import weights_of
-    from pgarchitect.knowledge.kb import KnowledgeBase
+    from pgarchitect.knowledge.audit import knowledge_base
 
     cfg = _config(ctx)
-    url = cfg.get_str("kb_url")
-    with db.connect(db.target_conninfo(cfg, dsn), cfg) as target:
-        conn = db.connect(url, cfg) if url else target
-        try:
-            base = KnowledgeBase(conn, weights=weights_of(cfg),
-                                 threshold=cfg.get_float("kb_threshold"))
-            for note in base.notes:
-                err.print(f"note: {note}", soft_wrap=True)
-            yield base, target
-        finally:
-            if conn is not target:
-                conn.close()
+    with db.connect(db.target_conninfo(cfg, dsn), cfg) as target, \
+            knowledge_base(cfg, target) as base:
+        for note in base.notes:
+            err.print(f"note: {note}", soft_wrap=True)
+        yield base, target
 
 
 def _finding_row(table: Table, f: Any) -> None:

@@ -263,6 +263,19 @@ class Capabilities:
         return extension in self.installed
 
 
+EXTENSION_SQL = """
+SELECT n.nspname, e.extversion
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = %s
+"""
+
+
+def extension(conn: psycopg.Connection[Any], name: str) -> tuple[str, str] | None:
+    """The schema and version of an extension created in the connected database, or None."""
+    row = conn.execute(EXTENSION_SQL, [name]).fetchone()
+    return (str(row[0]), str(row[1])) if row else None
+
+
 def capabilities(conn: psycopg.Connection[Any]) -> Capabilities:
     """Read the server's version, extensions, preloads and the role's privileges."""
     row = conn.execute(CAPABILITIES_SQL).fetchone()

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import pq, sql
 
+from pgarchitect import db
 from pgarchitect.errors import CapabilityMissing, ConfigError, PgArchitectError
 from pgarchitect.index import IndexDef, quote
 from pgarchitect.plans import NoPlan, Plan, generic_plan
@@ -225,12 +226,6 @@ WHERE n.nspname = %s AND c.relname = %s
 # seen on PostgreSQL 15). A plain index works.
 PARTITIONED_UNMODELED = ("HypoPG does not map a partial or expression index of a "
                          "partitioned table to its partitions: the planner would never use it")
-
-HYPOPG_SCHEMA_SQL = """
-SELECT n.nspname, e.extversion
-FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE e.extname = 'hypopg'
-"""
 
 # Errors that belong to one index or one evaluation, not to the connection: the
 # DB-API groups stand for the SQLSTATE classes (42 undefined column or opclass,
@@ -476,10 +471,10 @@ class HypoPGWhatIf(_Engine):
                  max_hypothetical: int = DEFAULT_MAX_HYPOTHETICAL,
                  cache: CostCache | None = None) -> None:
         super().__init__(conn, cache)
-        rows = _rows(conn, HYPOPG_SCHEMA_SQL)
-        if not rows:
+        found = db.extension(conn, "hypopg")
+        if found is None:
             raise _hypopg_missing(conn)
-        self.schema, self.version = str(rows[0][0]), str(rows[0][1])
+        self.schema, self.version = found
         self.max_hypothetical = max_hypothetical
         self._kinds: dict[tuple[object, ...], bool] = {}
         self._partitioned: dict[tuple[str, str], bool] = {}
@@ -846,7 +841,7 @@ class CompositeWhatIf(_Engine):
 
 def hypopg_created(conn: psycopg.Connection[Any]) -> bool:
     """Whether the HypoPG extension is created in the connected database."""
-    return bool(_rows(conn, HYPOPG_SCHEMA_SQL))
+    return db.extension(conn, "hypopg") is not None
 
 
 def _hypopg_missing(conn: psycopg.Connection[Any]) -> CapabilityMissing:

@@ -12,7 +12,7 @@ next run.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,16 +61,27 @@ def weights_of(config: Config) -> Weights:
 
 
 @contextmanager
-def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session]:
-    """Open the knowledge base (``kb_url``, else the target) for an audit of ``target``."""
+def knowledge_base(config: Config,
+                   target: psycopg.Connection[Any]) -> Iterator[KnowledgeBase]:
+    """The knowledge base of ``kb_url``, else of the target; raises when it cannot open."""
     url = config.get_str("kb_url")
+    conn = db.connect(url, config) if url else target
+    try:
+        yield KnowledgeBase(conn, weights=weights_of(config),
+                            threshold=config.get_float("kb_threshold"))
+    finally:
+        if conn is not target:
+            conn.close()
+
+
+@contextmanager
+def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session]:
+    """Open the knowledge base for an audit of ``target``; the audit goes on without it."""
     spool = spool_of(config)
     state = Session(None, target_of(target), spool)
-    conn: psycopg.Connection[Any] | None = None
+    stack = ExitStack()
     try:
-        conn = db.connect(url, config) if url else target
-        state.kb = KnowledgeBase(conn, weights=weights_of(config),
-                                 threshold=config.get_float("kb_threshold"))
+        state.kb = stack.enter_context(knowledge_base(config, target))
         state.notes.extend(state.kb.notes)
         report = spool.flush(state.kb)
         if report is not None:
@@ -85,11 +96,8 @@ def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session
         state.notes.append(f"The knowledge base is not available ({_first_line(exc)}): "
                            "this audit does not look up earlier cases; its findings are "
                            f"saved to {spool.path} and written on the next run.")
-    try:
+    with stack:
         yield state
-    finally:
-        if conn is not None and conn is not target:
-            conn.close()
 
 
 def known_cases(state: Session, statements: Sequence[Statement],

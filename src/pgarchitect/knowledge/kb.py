@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
+from textwrap import shorten
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from pgarchitect import db
 from pgarchitect.errors import ConfigError, PgArchitectError
 from pgarchitect.knowledge.embed import DIMENSIONS, Embedder, default_embedder
 from pgarchitect.knowledge.features import (
@@ -88,9 +90,8 @@ class KnowledgeBaseError(PgArchitectError):
 
 def vector_schema(conn: psycopg.Connection[Any]) -> str | None:
     """The schema of the pgvector extension when it is created in the database."""
-    row = conn.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n "
-                       "ON n.oid = e.extnamespace WHERE e.extname = 'vector'").fetchone()
-    return str(row[0]) if row else None
+    found = db.extension(conn, "vector")
+    return found[0] if found else None
 
 
 def _create_vector(conn: psycopg.Connection[Any]) -> str | None:
@@ -296,7 +297,8 @@ class KnowledgeBase:
             finding.embedding = [float(x) for x in embedded.vector]
             if embedded.truncated:
                 self.notes.append(
-                    f"The finding for {_shorten(finding.query)} is {embedded.tokens} tokens "
+                    f"The finding for {shorten(finding.query, 60, placeholder='…')} is "
+                    f"{embedded.tokens} tokens "
                     "long; its embedding reads the first 256 only.")
 
     def record(self, findings: Sequence[Finding]) -> list[str]:
@@ -484,11 +486,6 @@ def _finding(row: dict[str, Any]) -> Finding:
     if values.get("embedding") is not None:
         values["embedding"] = [float(x) for x in values["embedding"]]
     return Finding(**values)
-
-
-def _shorten(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # -- findings kept when the knowledge base is away -----------------------------------------

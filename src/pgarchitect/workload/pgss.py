@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pgarchitect import db
 from pgarchitect.analysis import fingerprint
 from pgarchitect.errors import CapabilityMissing
 from pgarchitect.workload import Skipped, Statement, Workload
@@ -48,11 +49,6 @@ INT_FIELDS = frozenset({"calls", "rows", "wal_bytes"} | {f for f in COLUMNS if "
 # What pg_stat_statements shows instead of another role's text without pg_read_all_stats.
 INSUFFICIENT_PRIVILEGE = "<insufficient privilege>"
 
-EXTENSION_SCHEMA_SQL = """
-SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-WHERE e.extname = 'pg_stat_statements'
-"""
-
 VIEW_COLUMNS_SQL = """
 SELECT attname FROM pg_attribute
 WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped
@@ -80,13 +76,13 @@ class Layout:
 
 def layout(conn: psycopg.Connection[Any]) -> Layout:
     """Find pg_stat_statements and its columns; say what to do when it is missing."""
-    row = conn.execute(EXTENSION_SCHEMA_SQL).fetchone()
-    if row is None:
+    found = db.extension(conn, "pg_stat_statements")
+    if found is None:
         raise CapabilityMissing(
             "pg_stat_statements is not created in this database: run "
             "CREATE EXTENSION pg_stat_statements; (see `pgarchitect doctor`)."
         )
-    schema = str(row[0])
+    schema = found[0]
     view = sql.Identifier(schema, "pg_stat_statements").as_string(conn)
     columns = frozenset(r[0] for r in conn.execute(VIEW_COLUMNS_SQL, [view]))
     io = conn.execute("SELECT current_setting('track_io_timing')::bool").fetchone()
