@@ -329,8 +329,8 @@ def pgarchitect_choice(conn: Conn, queries: list[str], budget_bytes: int) -> lis
     (min_cost, min_savings_pct, indexes per table) are opened, since the benchmark
     scores the workload's total cost within a budget and nothing else.
     """
-    from pgarchitect.advise import choose
-    from pgarchitect.selection import Options
+    from pgarchitect.advisors.index.advise import choose
+    from pgarchitect.advisors.index.selection import Options
     from pgarchitect.workload import Statement
 
     options = Options(budget=budget_bytes, min_cost=0.0, min_savings_pct=0.0,

@@ -1,6 +1,6 @@
 """The index advisor's acceptance suite: statements and the index each must yield.
 
-Each case runs ``pgarchitect.advise.run`` on one statement against the generated
+Each case runs ``pgarchitect.advisors.index.advise.run`` on one statement against the generated
 schema of ``tests/support/advisor_schema.sql``, on both engines: PostgreSQL 15
 with HypoPG (``auto``: the sandbox builds only what HypoPG cannot model, a GIN
 index or a partial index on a partitioned table) and PostgreSQL 18 with the
@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 from support.advice import AdvisorTarget, advise, assert_advice, assert_no_advice, describe
 from support.servers import TestDatabase, TestServer
 
-from pgarchitect.advise import Advice
+from pgarchitect.advisors.index.advise import Advice
 from pgarchitect.workload.text import split_statements
 
 SCHEMA = Path(__file__).parent / "support" / "advisor_schema.sql"

@@ -28,8 +28,7 @@ import pytest
 from psycopg import sql
 from support.servers import TestDatabase
 
-from pgarchitect.analysis import Catalog, analyze, fingerprint
-from pgarchitect.candidates import (
+from pgarchitect.advisors.index.candidates import (
     RULES,
     Candidate,
     CandidateSet,
@@ -43,8 +42,9 @@ from pgarchitect.candidates import (
     parse_index,
     tables_from_ddl,
 )
+from pgarchitect.advisors.index.definition import IndexDef, IndexKey
+from pgarchitect.analysis import Catalog, analyze, fingerprint
 from pgarchitect.demo import app
-from pgarchitect.index import IndexDef, IndexKey
 
 FIXTURES = Path(__file__).parent / "fixtures" / "candidates"
 DEMO_SCHEMA = Path(app.__file__).with_name("schema.sql")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pgarchitect.index import IndexDef, IndexKey
-from pgarchitect.selection import Options, TableWrites, Target, select
+from pgarchitect.advisors.index.definition import IndexDef, IndexKey
+from pgarchitect.advisors.index.selection import Options, TableWrites, Target, select
 
 T = ("public", "t")
 U = ("public", "u")

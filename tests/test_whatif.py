@@ -16,10 +16,8 @@ from psycopg import pq
 from support.servers import TestDatabase
 
 from pgarchitect import db
-from pgarchitect.errors import CapabilityMissing, ConfigError
-from pgarchitect.index import IndexDef, IndexKey
-from pgarchitect.settings import load_config
-from pgarchitect.whatif import (
+from pgarchitect.advisors.index.definition import IndexDef, IndexKey
+from pgarchitect.advisors.index.whatif import (
     CompositeWhatIf,
     Costing,
     HypoPGWhatIf,
@@ -28,6 +26,8 @@ from pgarchitect.whatif import (
     WhatIfError,
     open_engine,
 )
+from pgarchitect.errors import CapabilityMissing, ConfigError
+from pgarchitect.settings import load_config
 
 SCHEMA = """
 CREATE TABLE items (

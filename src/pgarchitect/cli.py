@@ -224,7 +224,7 @@ def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_ver
            runs: int, allow_writes: bool, allow_large: bool, no_kb: bool,
            **opts: Any) -> None:
     """Indexes that make the workload cheaper, proven on the planner and the data."""
-    from pgarchitect.advise import AdviseRequest, run
+    from pgarchitect.advisors.index.advise import AdviseRequest, run
 
     cfg = _config(ctx)
     request = AdviseRequest(workload=_workload_request(cfg, opts), budget=budget,

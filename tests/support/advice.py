@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgarchitect.advise import Advice, AdviseRequest, StatementReport, run
+from pgarchitect.advisors.index.advise import Advice, AdviseRequest, StatementReport, run
 from pgarchitect.settings import load_config
 from pgarchitect.workload import Filters
 from pgarchitect.workload.collect import Request

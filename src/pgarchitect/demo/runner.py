@@ -11,8 +11,8 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect import db
-from pgarchitect.advise import Advice, AdviseRequest
-from pgarchitect.advise import advise as advise_workload
+from pgarchitect.advisors.index.advise import Advice, AdviseRequest
+from pgarchitect.advisors.index.advise import advise as advise_workload
 from pgarchitect.demo import data, traffic
 from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.server import embedded_server

@@ -18,19 +18,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
-from pgarchitect.analysis import Analysis
-from pgarchitect.candidates.brin import brin
-from pgarchitect.candidates.cover import covering_index, covers, serves_foreign_key
-from pgarchitect.candidates.covering import covering
-from pgarchitect.candidates.expression import expression
-from pgarchitect.candidates.joins import join_keys, referencing_keys
-from pgarchitect.candidates.model import Candidate, CandidateSet, Skip
-from pgarchitect.candidates.multi import multi_column
-from pgarchitect.candidates.ordering import order_by_limit
-from pgarchitect.candidates.partial import partial
-from pgarchitect.candidates.pattern import pattern
-from pgarchitect.candidates.single import single_column
-from pgarchitect.candidates.tables import (
+from pgarchitect.advisors.index.candidates.brin import brin
+from pgarchitect.advisors.index.candidates.cover import covering_index, covers, serves_foreign_key
+from pgarchitect.advisors.index.candidates.covering import covering
+from pgarchitect.advisors.index.candidates.expression import expression
+from pgarchitect.advisors.index.candidates.joins import join_keys, referencing_keys
+from pgarchitect.advisors.index.candidates.model import Candidate, CandidateSet, Skip
+from pgarchitect.advisors.index.candidates.multi import multi_column
+from pgarchitect.advisors.index.candidates.ordering import order_by_limit
+from pgarchitect.advisors.index.candidates.partial import partial
+from pgarchitect.advisors.index.candidates.pattern import pattern
+from pgarchitect.advisors.index.candidates.single import single_column
+from pgarchitect.advisors.index.candidates.tables import (
     INDEXABLE_KINDS,
     ColumnInfo,
     ExistingIndex,
@@ -40,8 +39,9 @@ from pgarchitect.candidates.tables import (
     parse_index,
     tables_from_ddl,
 )
-from pgarchitect.candidates.terms import table_use
-from pgarchitect.index import IndexDef
+from pgarchitect.advisors.index.candidates.terms import table_use
+from pgarchitect.advisors.index.definition import IndexDef
+from pgarchitect.analysis import Analysis
 
 __all__ = [
     "INDEXABLE_KINDS",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pgarchitect.index import IndexDef
+from pgarchitect.advisors.index.definition import IndexDef
 
 
 @dataclass(frozen=True)

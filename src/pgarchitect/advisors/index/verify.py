@@ -21,10 +21,10 @@ from typing import Any
 
 import psycopg
 
+from pgarchitect.advisors.index.definition import IndexDef
+from pgarchitect.advisors.index.selection import Choice
 from pgarchitect.analysis import Param
-from pgarchitect.index import IndexDef
 from pgarchitect.plans import NoPlan, Plan, explain_analyze, sample_parameters
-from pgarchitect.selection import Choice
 
 DEFAULT_RUNS = 3
 DEFAULT_MAX_TABLE_BYTES = 2 * 1024**3  # build at most 2 GB tables in the sandbox

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from pgarchitect.index import IndexDef, IndexKey
+from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 
 # The planner's cost of a statement with a set of hypothetical indexes (None: no plan).
 CostFn = Callable[[str, Sequence[IndexDef]], float | None]

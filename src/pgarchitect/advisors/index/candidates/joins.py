@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from pgarchitect.advisors.index.candidates.model import Candidate
+from pgarchitect.advisors.index.candidates.tables import TableInfo
+from pgarchitect.advisors.index.candidates.terms import MAX_KEYS, Term, candidate, table_use
+from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 from pgarchitect.analysis import Analysis
-from pgarchitect.candidates.model import Candidate
-from pgarchitect.candidates.tables import TableInfo
-from pgarchitect.candidates.terms import MAX_KEYS, Term, candidate, table_use
-from pgarchitect.index import IndexDef, IndexKey
 
 
 def join_keys(analysis: Analysis, table: TableInfo) -> list[Candidate]:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pgarchitect.analysis import Analysis
-from pgarchitect.candidates.model import Candidate
-from pgarchitect.candidates.tables import TableInfo
-from pgarchitect.candidates.terms import (
+from pgarchitect.advisors.index.candidates.model import Candidate
+from pgarchitect.advisors.index.candidates.tables import TableInfo
+from pgarchitect.advisors.index.candidates.terms import (
     MAX_KEYS,
     candidate,
     describe_terms,
@@ -17,6 +16,7 @@ from pgarchitect.candidates.terms import (
     range_terms,
     table_use,
 )
+from pgarchitect.analysis import Analysis
 
 
 def multi_column(analysis: Analysis, table: TableInfo) -> list[Candidate]:

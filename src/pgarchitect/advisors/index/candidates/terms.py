@@ -17,11 +17,11 @@ from typing import Final
 import pglast
 from pglast import ast, enums
 
+from pgarchitect.advisors.index.candidates.model import Candidate
+from pgarchitect.advisors.index.candidates.tables import INDEXABLE_KINDS, ExistingIndex, TableInfo
+from pgarchitect.advisors.index.definition import IndexDef, IndexKey, quote
 from pgarchitect.analysis import Analysis, ColumnRef, Predicate
 from pgarchitect.analysis.nodes import deparse, funcname
-from pgarchitect.candidates.model import Candidate
-from pgarchitect.candidates.tables import INDEXABLE_KINDS, ExistingIndex, TableInfo
-from pgarchitect.index import IndexDef, IndexKey, quote
 
 # PostgreSQL's guesses when a column has no statistics (utils/selfuncs.h).
 DEFAULT_EQ_SEL: Final = 0.005

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from pgarchitect.advisors.index.candidates.model import Candidate
+from pgarchitect.advisors.index.candidates.tables import TableInfo
+from pgarchitect.advisors.index.candidates.terms import ROLE_WORDS, candidate, table_use
 from pgarchitect.analysis import Analysis
-from pgarchitect.candidates.model import Candidate
-from pgarchitect.candidates.tables import TableInfo
-from pgarchitect.candidates.terms import ROLE_WORDS, candidate, table_use
 
 
 def expression(analysis: Analysis, table: TableInfo) -> list[Candidate]:

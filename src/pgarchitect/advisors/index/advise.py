@@ -15,8 +15,7 @@ from typing import Any
 import psycopg
 
 from pgarchitect import db
-from pgarchitect.analysis import Analysis, analyze, load_catalog
-from pgarchitect.candidates import (
+from pgarchitect.advisors.index.candidates import (
     INDEXABLE_KINDS,
     Candidate,
     CandidateSet,
@@ -24,16 +23,23 @@ from pgarchitect.candidates import (
     generate,
     load_tables,
 )
+from pgarchitect.advisors.index.definition import IndexDef
+from pgarchitect.advisors.index.selection import Options, Selection, TableWrites, Target, select
+from pgarchitect.advisors.index.verify import (
+    Measurement,
+    StatementInput,
+    Verified,
+    confidence,
+    measure,
+)
+from pgarchitect.advisors.index.whatif import open_engine
+from pgarchitect.analysis import Analysis, analyze, load_catalog
 from pgarchitect.errors import ConfigError
-from pgarchitect.index import IndexDef
 from pgarchitect.knowledge.audit import Known, Session, known_cases, remember
 from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.knowledge.features import features_of
 from pgarchitect.knowledge.kb import Finding
-from pgarchitect.selection import Options, Selection, TableWrites, Target, select
 from pgarchitect.settings import Config
-from pgarchitect.verify import Measurement, StatementInput, Verified, confidence, measure
-from pgarchitect.whatif import open_engine
 from pgarchitect.workload import Skipped, Statement, Workload
 from pgarchitect.workload.collect import Request, collect
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pgarchitect.analysis import Analysis
-from pgarchitect.candidates.model import Candidate
-from pgarchitect.candidates.tables import TableInfo
-from pgarchitect.candidates.terms import (
+from pgarchitect.advisors.index.candidates.model import Candidate
+from pgarchitect.advisors.index.candidates.tables import TableInfo
+from pgarchitect.advisors.index.candidates.terms import (
     best_keys,
     candidate,
     selectivity,
     table_use,
     where_clause,
 )
+from pgarchitect.analysis import Analysis
 
 
 def partial(analysis: Analysis, table: TableInfo) -> list[Candidate]:

@@ -1,0 +1,1 @@
+"""The advisors: each proposes one kind of fix for the audit's statements."""

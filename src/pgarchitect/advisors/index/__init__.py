@@ -1,0 +1,1 @@
+"""The index advisor: candidates, what-if planning, selection for the workload, measurement."""
