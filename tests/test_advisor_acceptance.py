@@ -302,12 +302,12 @@ def _log(path: Path, statement: str, calls: int, ms: float) -> Path:
 
 def _confidence(advice: Advice) -> float | None:
     """The confidence of the one verified recommendation, None if there is none."""
-    assert len(advice.recommendations) <= 1, describe(advice)
-    if not advice.recommendations:
+    assert len(advice.proposals) <= 1, describe(advice)
+    if not advice.proposals:
         return None
-    verified = advice.recommendations[0].verified
-    assert verified.measured_gain is not None, describe(advice)
-    return verified.confidence
+    proposal = advice.proposals[0]
+    assert proposal.measured_gain is not None, describe(advice)
+    return proposal.confidence
 
 
 def test_confidence_is_calibrated(target: AdvisorTarget, tmp_path: Path) -> None:

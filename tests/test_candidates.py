@@ -42,8 +42,8 @@ from pgarchitect.advisors.index.candidates import (
     parse_index,
     tables_from_ddl,
 )
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 from pgarchitect.analysis import Catalog, analyze, fingerprint
+from pgarchitect.catalog.index import IndexDef, IndexKey
 from pgarchitect.demo import app
 
 FIXTURES = Path(__file__).parent / "fixtures" / "candidates"

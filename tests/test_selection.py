@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 from pgarchitect.advisors.index.selection import Options, TableWrites, Target, select
+from pgarchitect.catalog.index import IndexDef, IndexKey
 
 T = ("public", "t")
 U = ("public", "u")

@@ -16,7 +16,6 @@ from psycopg import pq
 from support.servers import TestDatabase
 
 from pgarchitect import db
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 from pgarchitect.advisors.index.whatif import (
     CompositeWhatIf,
     Costing,
@@ -26,6 +25,7 @@ from pgarchitect.advisors.index.whatif import (
     WhatIfError,
     open_engine,
 )
+from pgarchitect.catalog.index import IndexDef, IndexKey
 from pgarchitect.errors import CapabilityMissing, ConfigError
 from pgarchitect.settings import load_config
 

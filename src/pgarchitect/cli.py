@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from pgarchitect import __version__
+from pgarchitect import __version__, report
 from pgarchitect.errors import PgArchitectError
 from pgarchitect.settings import Config, example_config, load_config, mask_conninfo
 
@@ -186,22 +184,10 @@ def workload(ctx: click.Context, /, **opts: Any) -> None:
     cfg = _config(ctx)
     request = _workload_request(cfg, opts)
     source, result = collect(cfg, request)
-    filters = request.filters
     if opts["as_json"]:
-        out.print_json(data={
-            "source": source, "filters": asdict(filters) | {
-                k: sorted(v) for k, v in asdict(filters).items() if isinstance(v, frozenset)},
-            "statements": [asdict(s) for s in result.statements],
-            "skipped": [asdict(s) for s in result.skipped], "notes": result.notes,
-        })
+        out.print_json(data=report.workload_json(source, request.filters, result))
         return
-    _print_statements(result.statements, f"Workload from {source}: {filters.describe()}")
-    for note in result.notes:
-        out.print(f"note: {note}", soft_wrap=True)
-    if result.skipped:
-        reasons = Counter(_reason_kind(s.reason) for s in result.skipped)
-        out.print(f"{len(result.skipped)} statements left out: " +
-                  "; ".join(f"{n} {r}" for r, n in reasons.most_common()), soft_wrap=True)
+    report.print_workload(out, source, request.filters, result)
 
 
 @cli.command()
@@ -233,110 +219,9 @@ def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_ver
                             knowledge=not no_kb)
     advice = run(cfg, request)
     if opts["as_json"]:
-        out.print_json(data=_advice_json(advice))
+        out.print_json(data=report.advice_json(advice))
         return
-    _print_advice(advice)
-
-
-def _advice_json(advice: Any) -> dict[str, Any]:
-    recs = []
-    for r in advice.recommendations:
-        v = r.verified
-        recs.append({
-            "index": str(r.index), "name": r.index.name, "create": r.create_sql,
-            "rollback": r.rollback_sql, "size_bytes": v.choice.size,
-            "confidence": v.confidence, "estimated_gain": v.estimated_gain,
-            "measured_gain": v.measured_gain, "reasoning": r.reasoning, "flags": v.flags,
-            "rule": r.candidate.rule if r.candidate else None,
-            "factors": [asdict(f) for f in v.factors],
-            "statements": [asdict(m) | {"median_before_ms": m.median_before,
-                                        "median_after_ms": m.median_after}
-                           for m in v.measurements],
-        })
-    return {
-        "source": advice.source, "engine": advice.engine,
-        "options": asdict(advice.options), "recommendations": recs,
-        "statements": [asdict(s) for s in advice.statements],
-        "skipped": [asdict(s) for s in advice.skipped], "notes": advice.notes,
-        "selection_seconds": advice.selection_seconds, "evaluations": advice.evaluations,
-        "known": [{"query": k.statement.query, "finding": k.case.finding.id,
-                   "score": k.case.score, "reasons": list(k.case.reasons),
-                   "citation": k.case.citation(), "outcome": k.outcome}
-                  for k in advice.known],
-        "remembered": advice.remembered,
-    }
-
-
-def _cost(value: float | None) -> str:
-    return "" if value is None else f"{value:,.0f}"
-
-
-def _print_advice(advice: Any) -> None:
-    o = advice.options
-    out.print(f"[bold]Index advice[/] ({advice.source}, what-if: {advice.engine}, budget "
-              f"{o.budget / 1e6:,.0f} MB; selection {advice.selection_seconds:.1f} s, "
-              f"{advice.evaluations} plans)\n")
-    if not advice.recommendations:
-        out.print("No index to recommend.")
-    for i, r in enumerate(advice.recommendations, 1):
-        v = r.verified
-        out.print(f"[bold]{i}. {r.index}[/]  confidence [bold]{v.confidence:.0f}%[/]",
-                  soft_wrap=True)
-        out.print(f"   {r.create_sql};", markup=False, soft_wrap=True)
-        out.print(f"   rollback: {r.rollback_sql};", markup=False, soft_wrap=True)
-        est = "?" if v.estimated_gain is None else f"{v.estimated_gain:.0%}"
-        meas = "not measured" if v.measured_gain is None else f"{v.measured_gain:.0%}"
-        out.print(f"   size {v.choice.size / 1e6:,.1f} MB · estimated gain {est} · "
-                  f"measured gain {meas}", soft_wrap=True)
-        for m in v.measurements:
-            if m.measured:
-                out.print(f"     {m.median_before:,.2f} ms → {m.median_after:,.2f} ms  "
-                          f"{_shorten(m.query, 80)}", markup=False, soft_wrap=True)
-        out.print("   " + r.reasoning, markup=False, soft_wrap=True)
-        out.print("   factors: " + "; ".join(f"{f.name} {f.value:.2f} ({f.detail})"
-                                             for f in v.factors), markup=False, soft_wrap=True)
-        for flag in v.flags:
-            out.print(f"   [yellow]flag:[/] {flag}", soft_wrap=True)
-        out.print()
-    table = Table("#", "cost before", "cost after", "result", title="Statements")
-    table.add_column("statement", min_width=30, ratio=1)
-    for i, s in enumerate(advice.statements, 1):
-        result = ", ".join(s.indexes) if s.indexes else (s.reason or "")
-        table.add_row(str(i), _cost(s.cost_before), _cost(s.cost_after), result,
-                      _shorten(s.query, 100))
-    out.print(table)
-    if advice.known:
-        out.print(f"\n[bold]Solved before[/] ({len(advice.known)} statements skipped, "
-                  "see `pgarchitect kb show ID`)")
-        for k in advice.known:
-            out.print(f"  {_shorten(k.statement.query, 100)}", markup=False, soft_wrap=True)
-            out.print(f"    {k.case.citation()}", markup=False, soft_wrap=True)
-            out.print(f"    why: {'; '.join(k.case.reasons)}", markup=False, soft_wrap=True)
-            if k.outcome:
-                out.print(f"    {k.outcome}", markup=False, soft_wrap=True)
-    if advice.remembered:
-        out.print(f"\nStored {len(advice.remembered)} findings in the knowledge base.")
-    for note in advice.notes:
-        out.print(f"note: {note}", soft_wrap=True)
-
-
-def _reason_kind(reason: str) -> str:
-    """Reasons grouped for the summary line ("Mean 3.1 ms is not…" → "mean too low")."""
-    for prefix, kind in (("Mean ", "mean too low"), ("Called ", "too few calls"),
-                         ("Not in the top", "beyond the top"), ("Could not parse", "unparseable")):
-        if reason.startswith(prefix):
-            return kind
-    return reason
-
-
-def _print_statements(statements: Sequence[Any], title: str) -> None:
-    table = Table("#", "calls", "total ms", "mean ms", "hit %", title=title)
-    table.add_column("statement", min_width=30, ratio=1)
-    for i, s in enumerate(statements, 1):
-        hit = "" if s.hit_ratio is None else f"{s.hit_ratio:.0%}"
-        table.add_row(str(i), f"{s.calls:,}", f"{s.total_ms:,.0f}", f"{s.mean_ms:,.1f}", hit,
-                      _shorten(s.query, 120))
-    out.print(table)
+    report.print_advice(out, advice)
 
 
 @cli.command()
@@ -393,11 +278,11 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None,
         out.print(f"Loaded {rows} in {result.load_seconds:.1f} s.")
     out.print(f"Played {result.traffic.total_calls:,} application calls in "
               f"{result.traffic.elapsed_s:.1f} s.\n")
-    _print_statements(result.workload.statements,
-                      f"Slow statements (pg_stat_statements): {result.filters.describe()}")
+    report.print_statements(out, result.workload.statements, "Slow statements "
+                            f"(pg_stat_statements): {result.filters.describe()}")
     if result.advice is not None:
         out.print()
-        _print_advice(result.advice)
+        report.print_advice(out, result.advice)
     out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
 
 
@@ -424,8 +309,8 @@ def _finding_row(table: Table, f: Any) -> None:
     gain = ("" if f.measured_gain_pct is None else f"{f.measured_gain_pct:.0f}%")
     applied = ("" if f.applied_gain_pct is None else f"{f.applied_gain_pct:.0f}%")
     table.add_row(f.short_id, f.created_at.strftime("%Y-%m-%d") if f.created_at else "",
-                  f.kind, f.status, gain, applied, _shorten(f.recommendation_sql, 60),
-                  _shorten(f.query, 70))
+                  f.kind, f.status, gain, applied, report.short(f.recommendation_sql, 60),
+                  report.short(f.query, 70))
 
 
 @kb.command("list")
@@ -487,7 +372,7 @@ def kb_similar(ctx: click.Context, statement: str, dsn: str | None, limit: int) 
     for c in cases:
         mark = "[green]would skip[/]" if c.score >= base.threshold else "below threshold"
         out.print(f"[bold]{c.score:.2f}[/] {mark}  {c.finding.short_id}  {c.finding.kind}, "
-                  f"{c.finding.status}  {_shorten(c.finding.query, 90)}", soft_wrap=True)
+                  f"{c.finding.status}  {report.short(c.finding.query, 90)}", soft_wrap=True)
         out.print(f"      {c.citation()}", markup=False, soft_wrap=True)
         out.print(f"      why: {'; '.join(c.reasons)}", markup=False, soft_wrap=True)
 
@@ -538,11 +423,6 @@ def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
         err.print(f"[yellow]line {number}:[/] {why}", soft_wrap=True)
     if report.errors:
         sys.exit(1)
-
-
-def _shorten(text: str, width: int) -> str:
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> None:

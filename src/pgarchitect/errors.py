@@ -41,3 +41,9 @@ class DemoError(PgArchitectError):
     """The demo database could not be created, loaded or exercised."""
 
     exit_code = 6
+
+
+class AuditBusy(PgArchitectError):
+    """Another audit of the same database holds its lock."""
+
+    exit_code = 7

@@ -123,6 +123,19 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
     ),
     Setting(
+        "min_gain_pct",
+        20.0,
+        "Audit: a proposal whose measured gain (else its estimated gain) is below this "
+        "percentage is kept as rejected, not proposed.",
+        kind=float,
+    ),
+    Setting(
+        "audit_window",
+        "7d",
+        "Audit: the window of pg_stat_statements counters (snapshot deltas, e.g. 7d or 24h) "
+        "when snapshots exist; without snapshots the cumulative counters are used.",
+    ),
+    Setting(
         "sandbox_max_table_mb",
         2048,
         "Largest table (MB) the sandbox and verification build an index on, inside a "

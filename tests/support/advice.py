@@ -15,7 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgarchitect.advisors.index.advise import Advice, AdviseRequest, StatementReport, run
+from pgarchitect.advisors.index.advise import (
+    Advice,
+    AdviseRequest,
+    StatementReport,
+    index_of,
+    run,
+)
 from pgarchitect.settings import load_config
 from pgarchitect.workload import Filters
 from pgarchitect.workload.collect import Request
@@ -62,8 +68,8 @@ def _report(advice: Advice, query: str) -> StatementReport | None:
 def describe(advice: Advice) -> str:
     """What the advisor said, for an assertion's message."""
     lines = [f"engine {advice.engine}"]
-    for r in advice.recommendations:
-        lines.append(f"recommended {r.index} ({r.verified.confidence:g}%): {r.reasoning}")
+    for p in advice.proposals:
+        lines.append(f"recommended {index_of(p)} ({p.confidence:g}%): {p.reasoning}")
     for s in advice.statements:
         lines.append(f"statement {s.query!r}: cost {s.cost_before} -> {s.cost_after}, "
                      f"uses {list(s.indexes)}, reason {s.reason!r}")
@@ -78,7 +84,7 @@ def assert_advice(advice_or_target: Advice | AdvisorTarget, query: str,
     advice = _advice(advice_or_target, query)
     report = _report(advice, query)
     assert report is not None, f"no report for {query!r}:\n  {describe(advice)}"
-    by_name = {r.index.name: str(r.index) for r in advice.recommendations}
+    by_name = {index_of(p).name: str(index_of(p)) for p in advice.proposals}
     got = sorted(by_name[name] for name in report.indexes)
     if isinstance(advice_or_target, AdvisorTarget):
         got = sorted(by_name.values())  # one statement: every recommendation is its own
@@ -101,5 +107,5 @@ def assert_no_advice(advice_or_target: Advice | AdvisorTarget, query: str,
     assert any(reason in s for s in said), (f"{query!r}: expected a reason with {reason!r}, "
                                             f"got {said}\n  {describe(advice)}")
     if isinstance(advice_or_target, AdvisorTarget):
-        assert not advice.recommendations, describe(advice)
+        assert not advice.proposals, describe(advice)
     return advice

@@ -1,1 +1,15 @@
-"""The advisors: each proposes one kind of fix for the audit's statements."""
+"""The advisors: each proposes one kind of fix for the audit's statements.
+
+:data:`ADVISORS` is the ordered registry the audit runs. Adding an advisor is one
+folder beside ``index/`` with a class that follows
+:class:`pgarchitect.advisors.base.Advisor`, and one line here.
+"""
+
+from __future__ import annotations
+
+from pgarchitect.advisors.base import Advisor
+from pgarchitect.advisors.index import IndexAdvisor
+
+ADVISORS: tuple[Advisor, ...] = (
+    IndexAdvisor(),
+)

@@ -11,7 +11,7 @@ next run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from pgarchitect.errors import PgArchitectError
 from pgarchitect.knowledge.features import embedding_text, features_of
 from pgarchitect.knowledge.kb import Case, Finding, KnowledgeBase, Spool
 from pgarchitect.knowledge.similarity import Weights
+from pgarchitect.proposal import Proposal
 from pgarchitect.settings import Config
 from pgarchitect.workload import Statement
 from pgarchitect.workload.snapshots import target_of
@@ -158,6 +159,38 @@ def remember(state: Session, findings: Sequence[Finding]) -> list[str]:
     state.notes.append(f"Saved {len(findings)} findings to {state.spool.path}; they are "
                        "written to the knowledge base on the next run.")
     return []
+
+
+def findings_of(proposals: Sequence[Proposal],
+                analyses: Mapping[str, Analysis]) -> list[Finding]:
+    """The knowledge base's record of proposals: one finding per proposal and statement.
+
+    Rejected proposals are recorded too (status ``rejected``), so that the next audit
+    knows what was tried and did not pay.
+    """
+    out = []
+    for p in proposals:
+        factors = {f.name: round(f.value, 4) for f in p.factors}
+        for m in p.statements:
+            analysis = analyses.get(m.query)
+            if analysis is None:
+                continue
+            features = features_of(analysis)
+            out.append(Finding(
+                database="", fingerprint=features.fingerprint or "", query=m.query,
+                kind=p.kind, recommendation_sql=p.forward, rollback_sql=p.rollback,
+                description=f"{p.problem or 'A costly plan'}; fix: {p.title}.",
+                reasoning=p.reasoning + (f" Rejected: {p.rejected}" if p.rejected else ""),
+                estimated_gain_pct=_pct(m.estimated_gain), measured_gain_pct=_pct(m.gain),
+                before_ms=m.median_before, after_ms=m.median_after,
+                confidence=p.confidence / 100.0, factors=factors, features=features.to_json(),
+                status="rejected" if p.rejected else "proposed",
+            ))
+    return out
+
+
+def _pct(gain: float | None) -> float | None:
+    return None if gain is None else round(100.0 * gain, 2)
 
 
 def _lost(state: Session, exc: psycopg.Error) -> None:

@@ -26,7 +26,6 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgarchitect import db
 from pgarchitect.errors import ConfigError, PgArchitectError
 from pgarchitect.knowledge.embed import DIMENSIONS, Embedder, default_embedder
 from pgarchitect.knowledge.features import (
@@ -35,43 +34,11 @@ from pgarchitect.knowledge.features import (
     structural_similarity,
 )
 from pgarchitect.knowledge.similarity import THRESHOLD, Weights, combine
+from pgarchitect.proposal import KINDS
+from pgarchitect.store import migrate
+from pgarchitect.store.knowledge import STATUSES
 
-KINDS = ("index", "rewrite", "partition", "cache", "setting", "hygiene")
-STATUSES = ("proposed", "pr_open", "applied", "rejected", "superseded")
 NEAREST = 20  # cases read by embedding distance for each lookup, before rescoring
-
-TABLE_SQL = """
-CREATE TABLE pgarchitect.optimization_log (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    dedup_key text NOT NULL UNIQUE,     -- database, fingerprint, kind and SQL: one row each
-    database text NOT NULL,             -- host:port/dbname of the database it is about
-    fingerprint text NOT NULL,          -- pglast fingerprint of the statement
-    query text NOT NULL,
-    kind text NOT NULL CHECK (kind IN ({kinds})),
-    recommendation_sql text NOT NULL DEFAULT '',
-    rollback_sql text NOT NULL DEFAULT '',
-    description text NOT NULL DEFAULT '',  -- the problem and the fix, in a sentence
-    reasoning text NOT NULL DEFAULT '',
-    estimated_gain_pct double precision,
-    measured_gain_pct double precision,
-    before_ms double precision,
-    after_ms double precision,
-    confidence double precision CHECK (confidence BETWEEN 0 AND 1),
-    factors jsonb NOT NULL DEFAULT '{{}}',
-    embedding {embedding},
-    features jsonb NOT NULL DEFAULT '{{}}',
-    status text NOT NULL DEFAULT 'proposed' CHECK (status IN ({statuses})),
-    status_by text,
-    status_at timestamptz,
-    status_note text,
-    applied_at timestamptz,
-    applied_after_ms double precision,  -- the statement's mean, measured after it was applied
-    applied_gain_pct double precision,
-    applied_measured_at timestamptz,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX optimization_log_fingerprint ON pgarchitect.optimization_log (fingerprint);
-"""
 
 HINT_PGVECTOR = ("pgvector is not installed in the knowledge base database: findings keep "
                  "their embeddings as real[] and similar cases are ranked in Python. To "
@@ -83,45 +50,6 @@ class KnowledgeBaseError(PgArchitectError):
     """The knowledge base could not do what was asked."""
 
     exit_code = 4
-
-
-# -- the table ------------------------------------------------------------------------
-
-
-def vector_schema(conn: psycopg.Connection[Any]) -> str | None:
-    """The schema of the pgvector extension when it is created in the database."""
-    found = db.extension(conn, "vector")
-    return found[0] if found else None
-
-
-def _create_vector(conn: psycopg.Connection[Any]) -> str | None:
-    """Create pgvector when the server has it and the role may; its schema, or None."""
-    row = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
-    if not row:
-        return None
-    try:
-        with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    except psycopg.Error:
-        return None  # no privilege: the fallback, and the hint says what to do
-    return vector_schema(conn)
-
-
-def create_log(conn: psycopg.Connection[Any]) -> None:
-    """Create the table (a migration of :mod:`pgarchitect.store`)."""
-    schema = vector_schema(conn) or _create_vector(conn)
-
-    def quoted(items: Sequence[str]) -> str:
-        return ", ".join(f"'{i}'" for i in items)
-
-    embedding = (f"{sql.Identifier(schema).as_string(conn)}.vector({DIMENSIONS})"
-                 if schema else "real[]")
-    conn.execute(TABLE_SQL.format(kinds=quoted(KINDS), statuses=quoted(STATUSES),
-                                  embedding=embedding).encode())
-    if schema:
-        conn.execute(sql.SQL(
-            "CREATE INDEX optimization_log_embedding ON pgarchitect.optimization_log "
-            "USING hnsw (embedding {}.vector_cosine_ops)").format(sql.Identifier(schema)))
 
 
 # -- findings ---------------------------------------------------------------------------
@@ -259,7 +187,6 @@ class KnowledgeBase:
 
     def __init__(self, conn: psycopg.Connection[Any], *, weights: Weights | None = None,
                  threshold: float = THRESHOLD, embedder: Embedder | None = None) -> None:
-        from pgarchitect.store import migrate
 
         if not 0 < threshold <= 1:
             raise ConfigError(f"kb_threshold {threshold:g} is not within 0..1: set it to the "

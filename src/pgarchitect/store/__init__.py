@@ -1,5 +1,8 @@
 """pgarchitect's own tables, in the schema ``pgarchitect``, created and migrated by the tool.
 
+Each feature keeps its tables in a module of its own: ``snapshots`` (workload
+windows), ``knowledge`` (the knowledge base), ``audits`` (audit runs).
+
 Migrations are an ordered tuple; each runs once, in a transaction, recorded in
 ``pgarchitect.schema_version``. An advisory lock keeps two pgarchitect processes
 from migrating at the same time.
@@ -14,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect.errors import CapabilityMissing
+from pgarchitect.store import audits, knowledge, snapshots
 
 SCHEMA = "pgarchitect"
 # pg_advisory_xact_lock key: "pgarchitect" as a number, to stay clear of the app's locks.
@@ -24,57 +28,10 @@ MIGRATION_LOCK = 0x70676172636869
 Body = str | Callable[[psycopg.Connection[Any]], None]
 
 
-def _optimization_log(conn: psycopg.Connection[Any]) -> None:
-    from pgarchitect.knowledge.kb import create_log  # the knowledge base owns its table
-    create_log(conn)
-
-
 MIGRATIONS: tuple[tuple[int, str, Body], ...] = (
-    (
-        1,
-        "snapshots of pg_stat_statements and table/index statistics",
-        """
-        CREATE TABLE pgarchitect.snapshot (
-            id bigserial PRIMARY KEY,
-            taken_at timestamptz NOT NULL DEFAULT now(),
-            target text NOT NULL,              -- host:port/dbname of the database observed
-            dbid oid NOT NULL,
-            server_version int NOT NULL,
-            stats_reset timestamptz,           -- pg_stat_statements_info (PG 14+)
-            dealloc bigint,                    -- entries evicted since the reset (PG 14+)
-            io_timing boolean NOT NULL
-        );
-        CREATE INDEX snapshot_target_taken_at ON pgarchitect.snapshot (target, taken_at);
-        CREATE TABLE pgarchitect.snapshot_statement (
-            snapshot_id bigint NOT NULL REFERENCES pgarchitect.snapshot ON DELETE CASCADE,
-            userid oid NOT NULL,
-            dbid oid NOT NULL,
-            queryid bigint NOT NULL,
-            toplevel boolean NOT NULL,
-            query text NOT NULL,
-            counters jsonb NOT NULL,           -- the workload.Statement counters
-            PRIMARY KEY (snapshot_id, userid, dbid, queryid, toplevel)
-        );
-        CREATE TABLE pgarchitect.snapshot_table (
-            snapshot_id bigint NOT NULL REFERENCES pgarchitect.snapshot ON DELETE CASCADE,
-            relid oid NOT NULL,
-            schemaname name NOT NULL,
-            relname name NOT NULL,
-            counters jsonb NOT NULL,           -- pg_stat_user_tables' counters
-            PRIMARY KEY (snapshot_id, relid)
-        );
-        CREATE TABLE pgarchitect.snapshot_index (
-            snapshot_id bigint NOT NULL REFERENCES pgarchitect.snapshot ON DELETE CASCADE,
-            indexrelid oid NOT NULL,
-            schemaname name NOT NULL,
-            relname name NOT NULL,
-            indexrelname name NOT NULL,
-            counters jsonb NOT NULL,           -- pg_stat_user_indexes' counters
-            PRIMARY KEY (snapshot_id, indexrelid)
-        );
-        """,
-    ),
-    (2, "the knowledge base: optimization_log", _optimization_log),
+    (1, snapshots.DESCRIPTION, snapshots.DDL),
+    (2, knowledge.DESCRIPTION, knowledge.create),
+    (3, audits.DESCRIPTION, audits.DDL),
 )
 
 

@@ -55,12 +55,31 @@ class Statement:
         return self.shared_blks_hit / total if total else None
 
 
+# Why a statement was left out of the workload, as codes a front end can count.
+SKIP_CODES = {
+    "internal": "pgarchitect's own",
+    "utility": "not a query",
+    "monitoring": "monitoring",
+    "system": "system catalogs only",
+    "not_included": "not included",
+    "excluded": "excluded",
+    "low_mean": "mean too low",
+    "few_calls": "too few calls",
+    "beyond_top": "beyond the top",
+    "unparseable": "unparseable",
+    "hidden": "text hidden",
+    "log": "unreadable log entry",
+    "other": "other",
+}
+
+
 @dataclass(frozen=True)
 class Skipped:
-    """A statement left out, with a reason a user can read."""
+    """A statement left out, with a reason a user can read and its code (SKIP_CODES)."""
 
     query: str
     reason: str
+    code: str = "other"
 
 
 @dataclass
@@ -185,21 +204,22 @@ def select(workload: Workload, filters: Filters) -> Workload:
     kept: list[Statement] = []
     skipped = list(workload.skipped)
     for s in group(workload.statements):
-        reason = internal_reason(s.query)
-        if reason is None and filters.include_tables and not touches(s.query,
-                                                                       filters.include_tables):
-            reason = "Touches none of the included tables"
-        if reason is None and filters.exclude_tables and touches(s.query, filters.exclude_tables):
-            reason = "Touches an excluded table"
-        if reason is None and s.mean_ms <= filters.min_mean_ms:
-            reason = f"Mean {s.mean_ms:.1f} ms is not above {filters.min_mean_ms:g} ms"
-        if reason is None and s.calls <= filters.min_calls:
-            reason = f"Called {s.calls} times, not more than {filters.min_calls}"
-        if reason is None:
+        why = internal_reason(s.query)
+        if why is None and filters.include_tables and not touches(s.query,
+                                                                    filters.include_tables):
+            why = "not_included", "Touches none of the included tables"
+        if why is None and filters.exclude_tables and touches(s.query, filters.exclude_tables):
+            why = "excluded", "Touches an excluded table"
+        if why is None and s.mean_ms <= filters.min_mean_ms:
+            why = "low_mean", f"Mean {s.mean_ms:.1f} ms is not above {filters.min_mean_ms:g} ms"
+        if why is None and s.calls <= filters.min_calls:
+            why = "few_calls", f"Called {s.calls} times, not more than {filters.min_calls}"
+        if why is None:
             kept.append(s)
         else:
-            skipped.append(Skipped(s.query, reason))
+            skipped.append(Skipped(s.query, why[1], why[0]))
     kept.sort(key=lambda s: s.total_ms, reverse=True)
     for s in kept[filters.top:]:
-        skipped.append(Skipped(s.query, f"Not in the top {filters.top} by total time"))
+        skipped.append(Skipped(s.query, f"Not in the top {filters.top} by total time",
+                               "beyond_top"))
     return Workload(kept[: filters.top], skipped, list(workload.notes))

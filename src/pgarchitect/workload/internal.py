@@ -17,19 +17,19 @@ def _analysis(query: str) -> Analysis:
     return analyze(query)
 
 
-def internal_reason(query: str) -> str | None:
-    """Why a statement is not the application's to optimize, or None when it is."""
+def internal_reason(query: str) -> tuple[str, str] | None:
+    """Why a statement is not the application's to optimize (a code and words), or None."""
     if query.startswith(TAG.strip()):
-        return "pgarchitect's own statement"
+        return "internal", "pgarchitect's own statement"
     a = _analysis(query)
     if a.error is not None:
         return None  # kept: the analysis stage reports why it cannot read it
     if a.kind not in APPLICATION_KINDS:
-        return f"Not a query or data change ({a.kind} statement)"
+        return "utility", f"Not a query or data change ({a.kind} statement)"
     if "pg_stat_statements" in query:
-        return "Reads pg_stat_statements (monitoring)"
+        return "monitoring", "Reads pg_stat_statements (monitoring)"
     if a.relations and all(r.kind == "system catalog" for r in a.relations):
-        return "Reads only system catalogs"
+        return "system", "Reads only system catalogs"
     return None
 
 

@@ -103,6 +103,11 @@ class _Entry:
     database: str | None = None
 
 
+def _log_skip(text: str, reason: str) -> Skipped:
+    """An entry of the log that could not be read as a statement."""
+    return Skipped(text, reason, "log")
+
+
 def _excerpt(text: str) -> str:
     text = text.strip()
     return text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…"
@@ -146,7 +151,7 @@ def _stderr_entries(lines: Iterable[str], skipped: list[Skipped]) -> Iterator[_E
         marker = _MARKER.search(line)
         if marker is None:
             if line.strip():
-                skipped.append(Skipped(_excerpt(line), f"Log line {number} is cut off: no "
+                skipped.append(_log_skip(_excerpt(line), f"Log line {number} is cut off: no "
                                        "'LOG:', 'ERROR:', … after the line prefix"))
                 yield from finish()
                 head, part = None, None
@@ -184,7 +189,7 @@ def _csv_entries(lines: Iterable[str], skipped: list[Skipped]) -> Iterator[_Entr
     start = 0
 
     def garbled(reason: str) -> None:
-        skipped.append(Skipped(_excerpt("".join(buf)), f"CSV log row at line {start} {reason}"))
+        skipped.append(_log_skip(_excerpt("".join(buf)), f"CSV log row at line {start} {reason}"))
 
     for number, line in enumerate(lines, 1):
         if buf and _CSV_START.match(line):
@@ -225,11 +230,11 @@ def _json_entries(lines: Iterable[str], skipped: list[Skipped]) -> Iterator[_Ent
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            skipped.append(Skipped(_excerpt(line),
+            skipped.append(_log_skip(_excerpt(line),
                                    f"JSON log line {number} does not parse: {exc.msg}"))
             continue
         if not isinstance(record, dict) or not isinstance(record.get("message"), str):
-            skipped.append(Skipped(_excerpt(line),
+            skipped.append(_log_skip(_excerpt(line),
                                    f"JSON log line {number} has no 'message': not jsonlog"))
             continue
         pid, database, detail = record.get("pid"), record.get("dbname"), record.get("detail")
@@ -371,7 +376,7 @@ class _Collector:
         params_detail = _PARAMS_DETAIL.match(entry.detail or "")
         if entry.severity == "DETAIL":
             if params_detail:
-                self.skipped.append(Skipped(_excerpt(entry.detail or ""),
+                self.skipped.append(_log_skip(_excerpt(entry.detail or ""),
                                             f"Log line {entry.line}: bind parameters without "
                                             "a preceding execute"))
             return
@@ -410,19 +415,19 @@ class _Collector:
                        extended=kind == "execute")
 
     def _cut(self, entry: _Entry) -> None:
-        self.skipped.append(Skipped(_excerpt(entry.message), f"Log line {entry.line} is cut off"))
+        self.skipped.append(_log_skip(_excerpt(entry.message), f"Log line {entry.line} is cut off"))
 
     def _params(self, text: str, line: int) -> tuple[str | None, ...] | None:
         params = parse_params(text)
         if params is None:
-            self.skipped.append(Skipped(_excerpt(text), f"Log line {line}: bind parameters do "
+            self.skipped.append(_log_skip(_excerpt(text), f"Log line {line}: bind parameters do "
                                         "not parse; the statement is kept without them"))
         return params
 
     def _plan(self, entry: _Entry, ms: float, body: str) -> None:
         query = plan_query(body)
         if query is None:
-            self.skipped.append(Skipped(_excerpt(body), f"Log line {entry.line}: no Query Text "
+            self.skipped.append(_log_skip(_excerpt(body), f"Log line {entry.line}: no Query Text "
                                         "in the auto_explain plan"))
             return
         claim = self.claims.get(entry.pid)
@@ -483,7 +488,8 @@ class _Collector:
         fp = fingerprint(query)
         if fp is None:
             error = parse_problem(query) or "Could not parse query"
-            self.skipped.append(Skipped(_excerpt(query), f"{error} (log line {line})"))
+            self.skipped.append(Skipped(_excerpt(query), f"{error} (log line {line})",
+                                        "unparseable"))
             return
         self.statements.append(Statement(
             query=query, fingerprint=fp, calls=1, total_ms=ms, mean_ms=ms, min_ms=ms,

@@ -176,6 +176,7 @@ def split_readable(rows: Sequence[RawRow]) -> tuple[list[RawRow], list[Skipped]]
             skipped.append(Skipped(
                 f"queryid {row.queryid}",
                 "Text hidden (<insufficient privilege>): GRANT pg_read_all_stats to the role",
+                "hidden",
             ))
             continue
         keep.append(row)

@@ -16,7 +16,8 @@ def _statement(query: str, source: str) -> Statement | Skipped:
     query = query.strip().rstrip(";").strip()
     fp = fingerprint(query)
     if fp is None:
-        return Skipped(query, parse_problem(query) or "Could not parse query")
+        return Skipped(query, parse_problem(query) or "Could not parse query",
+                       "unparseable")
     # One call each: text alone says nothing of frequency, so every statement weighs the same.
     return Statement(query=query, fingerprint=fp, calls=1, source=source)
 
@@ -61,7 +62,8 @@ class FileSource:
         try:
             parts = split_statements(text)
         except pglast.parser.ParseError as exc:
-            return Workload([], [Skipped(text[:200], f"Could not split the file: {exc}")])
+            return Workload([], [Skipped(text[:200], f"Could not split the file: {exc}",
+                                      "unparseable")])
         return read_texts(parts, self.name)
 
 

@@ -9,36 +9,39 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from textwrap import shorten
 from typing import Any
 
 import psycopg
 
 from pgarchitect import db
+from pgarchitect.advisors.base import Context, Draft, Outcome, Proposals, Subject
 from pgarchitect.advisors.index.candidates import (
     INDEXABLE_KINDS,
     Candidate,
     CandidateSet,
     TableInfo,
     generate,
-    load_tables,
 )
-from pgarchitect.advisors.index.definition import IndexDef
-from pgarchitect.advisors.index.selection import Options, Selection, TableWrites, Target, select
-from pgarchitect.advisors.index.verify import (
-    Measurement,
-    StatementInput,
-    Verified,
-    confidence,
-    measure,
+from pgarchitect.advisors.index.selection import (
+    Choice,
+    Options,
+    Selection,
+    TableWrites,
+    Target,
+    select,
 )
+from pgarchitect.advisors.index.verify import IndexTrial, Verified, confidence
 from pgarchitect.advisors.index.whatif import open_engine
-from pgarchitect.analysis import Analysis, analyze, load_catalog
+from pgarchitect.analysis import Analysis, analyze
+from pgarchitect.catalog import DatabaseCatalog
+from pgarchitect.catalog.index import IndexDef
 from pgarchitect.errors import ConfigError
-from pgarchitect.knowledge.audit import Known, Session, known_cases, remember
+from pgarchitect.knowledge.audit import Known, Session, findings_of, known_cases, remember
 from pgarchitect.knowledge.audit import session as knowledge_session
-from pgarchitect.knowledge.features import features_of
-from pgarchitect.knowledge.kb import Finding
+from pgarchitect.measure import StatementInput
+from pgarchitect.proposal import Measurement, Proposal
 from pgarchitect.settings import Config
 from pgarchitect.workload import Skipped, Statement, Workload
 from pgarchitect.workload.collect import Request, collect
@@ -80,18 +83,28 @@ class AdviseRequest:
 
 
 @dataclass(frozen=True)
-class Recommendation:
-    """One index to create, with the evidence for it."""
+class IndexDetail:
+    """What a proposal of an index carries besides the shared record."""
 
-    verified: Verified
-    candidate: Candidate | None
+    index: IndexDef
+    size_bytes: int
+    benefit: float  # time (ms) or cost saved over the window, as selection counted it
+    overhead: float  # write overhead, same unit
+    rule: str | None  # the candidate rule that proposed it
     create_sql: str
-    rollback_sql: str
-    reasoning: str
+    drop_sql: str
 
-    @property
-    def index(self) -> IndexDef:
-        return self.verified.index
+    def to_json(self) -> dict[str, Any]:
+        return {"index": str(self.index), "name": self.index.name, "schema": self.index.schema,
+                "table": self.index.table, "method": self.index.method,
+                "size_bytes": self.size_bytes, "benefit": self.benefit,
+                "overhead": self.overhead, "rule": self.rule}
+
+
+def index_of(proposal: Proposal) -> IndexDef:
+    """The index a proposal of this advisor creates."""
+    assert isinstance(proposal.detail, IndexDetail), proposal.kind
+    return proposal.detail.index
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ class Advice:
     source: str
     engine: str
     options: Options
-    recommendations: list[Recommendation]
+    proposals: list[Proposal]
     statements: list[StatementReport]
     skipped: list[Skipped]
     notes: list[str]
@@ -189,12 +202,11 @@ def _writes(tables: dict[tuple[str, str], TableInfo],
             for key, t in tables.items()}
 
 
-def _budget(conn: psycopg.Connection[Any], config: Config, given: str | None) -> int:
+def _budget(catalog: DatabaseCatalog, config: Config, given: str | None) -> int:
     text = given or config.get_str("budget")
     if text:
         return parse_size(text)
-    row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
-    return int((row[0] if row else 0) * DEFAULT_BUDGET_SHARE)
+    return int(catalog.database_bytes * DEFAULT_BUDGET_SHARE)
 
 
 def _reasoning(rec: Verified, candidate: Candidate | None) -> str:
@@ -256,14 +268,15 @@ def choose(
     allow_large: bool = False,
     since_seconds: float | None = None,
     analyses: Sequence[Analysis] | None = None,
+    catalog: DatabaseCatalog | None = None,
 ) -> Chosen:
     """Analyse (unless ``analyses`` of the statements are given), propose, ask the
     planner, and select: no verification, nothing built."""
+    catalog = catalog or DatabaseCatalog.load(conn)
     if analyses is None:
-        catalog = load_catalog(conn)
-        analyses = [analyze(s.query, catalog) for s in statements]
+        analyses = [analyze(s.query, catalog.relations) for s in statements]
     touched = {(r.schema, r.name) for a in analyses for r in a.relations if r.kind in INDEXABLE}
-    tables = load_tables(conn, touched) if touched else {}
+    tables = catalog.tables(touched)
     cands = generate(analyses, tables)
     engine = open_engine(conn, whatif, max_table_bytes=max_table_bytes, allow_large=allow_large)
     plan_errors: dict[str, str] = {}
@@ -287,6 +300,108 @@ def choose(
     return Chosen(list(analyses), cands, selection, engine.name, plan_errors)
 
 
+def _reason_code(report: StatementReport, cands: CandidateSet, outcome: Any,
+             plan_errors: dict[str, str]) -> str | None:
+    """The reason code of a statement that got nothing (see advisors.base.REASONS)."""
+    if report.indexes:
+        return None
+    if report.query in plan_errors and (outcome is None or outcome.cost_before is None):
+        return "not_plannable"
+    if outcome is not None and outcome.code:
+        return str(outcome.code)
+    codes = cands.codes_for(report.query)
+    return codes[0] if codes else "no_candidate"
+
+
+class IndexAdvisor:
+    """Indexes for the whole workload within a budget, each proven on the planner."""
+
+    name = "index"
+    kind = "index"
+
+    def propose(self, ctx: Context, subjects: Sequence[Subject]) -> Proposals:
+        config = ctx.config
+        options = Options(
+            budget=_budget(ctx.catalog, config, ctx.budget),
+            min_cost=config.get_float("min_cost"),
+            min_savings_pct=config.get_float("min_savings_pct"),
+            max_per_table=config.get_int("max_indexes_per_table"),
+        )
+        max_bytes = config.get_int("sandbox_max_table_mb") * 2**20
+        statements = [s.statement for s in subjects]
+        chosen = choose(ctx.conn, statements, options,
+                        whatif=ctx.whatif or config.get_str("whatif"),
+                        max_table_bytes=max_bytes, allow_large=ctx.allow_large,
+                        since_seconds=ctx.since_seconds,
+                        analyses=[s.analysis for s in subjects], catalog=ctx.catalog)
+        selection, cands = chosen.selection, chosen.candidates
+        by_query = {s.query: s for s in subjects if not s.analysis.error}
+        by_index = {c.index: c for c in cands.candidates}
+        total_benefit = sum(c.benefit for c in selection.chosen) or 1.0
+        drafts = [self._draft(ctx, choice, by_query, by_index.get(choice.index), selection,
+                              total_benefit, options, max_bytes)
+                  for choice in selection.chosen]
+        kept = {c.index: c.index.name for c in selection.chosen}
+        reports = _statement_reports(statements, list(chosen.analyses), cands, selection, kept,
+                                     chosen.plan_errors)
+        by_outcome = {o.query: o for o in selection.outcomes}
+        outcomes = {r.query: Outcome(r.query, r.cost_before, r.cost_after, r.reason,
+                                     _reason_code(r, cands, by_outcome.get(r.query),
+                                              chosen.plan_errors))
+                    for r in reports}
+        notes = [f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
+                 f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
+                 f"{options.max_per_table} new indexes per table."]
+        info = {"engine": chosen.engine, "options": options, "reports": reports,
+                "selection_seconds": selection.seconds, "evaluations": selection.evaluations}
+        return Proposals(self.name, drafts, outcomes, notes, info)
+
+    def _draft(self, ctx: Context, choice: Choice, by_query: dict[str, Subject],
+               candidate: Candidate | None, selection: Selection, total_benefit: float,
+               options: Options, max_bytes: int) -> Draft:
+        weights: dict[str, float] = {}
+        inputs: list[StatementInput] = []
+        estimated: dict[str, float] = {}
+        costs: dict[str, tuple[float, float]] = {}
+        for query, before, after in choice.helps:
+            subject = by_query[query]
+            s, a = subject.statement, subject.analysis
+            weights[query] = s.total_ms if selection.unit == "ms" else before - after
+            estimated[query] = 1.0 - after / before if before else 0.0
+            costs[query] = (before, after)
+            inputs.append(StatementInput(query, a.params, s.params, weights[query]))
+        index = choice.index
+        create = index.create_sql().as_string(ctx.conn)
+        drop = index.drop_sql().as_string(ctx.conn)
+        problem = candidate.reason if candidate else "a costly plan"
+
+        def finish(measurements: list[Measurement]) -> Proposal:
+            measurements = [replace(m, cost_before=costs[m.query][0],
+                                    cost_after=costs[m.query][1]) for m in measurements]
+            verified = confidence(choice, measurements, weights,
+                                  workload_benefit_share=choice.benefit / total_benefit,
+                                  budget=options.budget)
+            return Proposal(
+                kind="index", title=f"index {index}", advisor=self.name,
+                objects=(f"{index.schema}.{index.table}", f"{index.schema}.{index.name}"),
+                forward=create, rollback=drop, statements=verified.measurements,
+                reasoning=_reasoning(verified, candidate),
+                problem=f"{problem[0].upper()}{problem[1:]}",
+                evidence=[f"planner cost {b:,.0f} → {a:,.0f} for {_short(q)}"
+                          for q, (b, a) in costs.items()],
+                estimated_gain=verified.estimated_gain, measured_gain=verified.measured_gain,
+                confidence=verified.confidence, factors=verified.factors, flags=verified.flags,
+                detail=IndexDetail(index, choice.size, choice.benefit, choice.overhead,
+                                   candidate.rule if candidate else None, create, drop))
+
+        trial = IndexTrial(index, max_table_bytes=max_bytes, allow_large=ctx.allow_large)
+        return Draft(f"index:{create}", trial, inputs, estimated, finish)
+
+
+def _short(query: str) -> str:
+    return shorten(" ".join(query.split()), 80, placeholder=" …")
+
+
 def run(config: Config, request: AdviseRequest) -> Advice:
     """Advise indexes for a workload; nothing is changed in the database."""
     conninfo = db.target_conninfo(config, request.workload.dsn)
@@ -305,106 +420,33 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     With a knowledge base session, statements it already has an answer for are
     skipped (and cited), and the findings are stored in it afterwards.
     """
+    catalog = DatabaseCatalog.load(conn)
     statements = workload.statements
+    analyses = [analyze(s.query, catalog.relations) for s in statements]
     known: list[Known] = []
-    analyses: list[Analysis] | None = None  # analysed by choose() when not here
     if kb is not None:
-        catalog = load_catalog(conn)
-        analyses = [analyze(s.query, catalog) for s in statements]
         answers = known_cases(kb, statements, analyses)
         known = [k for k in answers if k is not None]
         statements = [s for s, k in zip(statements, answers, strict=True) if k is None]
         analyses = [a for a, k in zip(analyses, answers, strict=True) if k is None]
-    options = Options(
-        budget=_budget(conn, config, request.budget),
-        min_cost=config.get_float("min_cost"),
-        min_savings_pct=config.get_float("min_savings_pct"),
-        max_per_table=config.get_int("max_indexes_per_table"),
-    )
-    max_bytes = config.get_int("sandbox_max_table_mb") * 2**20
     window = request.workload.since
-    chosen = choose(conn, statements, options,
-                    whatif=request.whatif or config.get_str("whatif"),
-                    max_table_bytes=max_bytes, allow_large=request.allow_large,
-                    since_seconds=window.total_seconds() if window else None,
-                    analyses=analyses)
-    analyses, cands, selection = chosen.analyses, chosen.candidates, chosen.selection
-    parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
-    by_index = {c.index: c for c in cands.candidates}
-    by_query = {s.query: (s, a) for s, a in parsed}
-    total_benefit = sum(c.benefit for c in selection.chosen) or 1.0
-    recommendations = []
-    for choice in selection.chosen:
-        weights = {}
-        inputs, estimated = [], {}
-        for query, before, after in choice.helps:
-            s, a = by_query[query]
-            weights[query] = s.total_ms if selection.unit == "ms" else before - after
-            estimated[query] = 1.0 - after / before if before else 0.0
-            inputs.append(StatementInput(query, a.params, s.params, weights[query]))
-        measurements = (
-            measure(conn, choice.index, inputs, runs=request.runs,
-                    allow_writes=request.allow_writes, max_table_bytes=max_bytes,
-                    allow_large=request.allow_large, estimated=estimated)
-            if request.verify else [])
-        verified = confidence(choice, measurements or _unmeasured(inputs, estimated),
-                              weights, workload_benefit_share=choice.benefit / total_benefit,
-                              budget=options.budget)
-        candidate = by_index.get(choice.index)
-        recommendations.append(Recommendation(
-            verified, candidate,
-            choice.index.create_sql().as_string(conn),
-            choice.index.drop_sql().as_string(conn),
-            _reasoning(verified, candidate),
-        ))
-    recommendations.sort(key=lambda r: r.verified.confidence, reverse=True)
-    kept = {r.index: r.index.name for r in recommendations}
-    notes = [*workload.notes, f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
-             f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
-             f"{options.max_per_table} new indexes per table."]
+    ctx = Context(conn, config, catalog, verify=request.verify, runs=request.runs,
+                  allow_writes=request.allow_writes, allow_large=request.allow_large,
+                  whatif=request.whatif, budget=request.budget,
+                  since_seconds=window.total_seconds() if window else None)
+    subjects = [Subject(s, a) for s, a in zip(statements, analyses, strict=True)]
+    proposed = IndexAdvisor().propose(ctx, subjects)
+    proposals = sorted((d.measure(ctx) for d in proposed.drafts),
+                       key=lambda p: p.confidence, reverse=True)
+    info = proposed.info
     advice = Advice(
-        source=source, engine=chosen.engine, options=options, recommendations=recommendations,
-        statements=_statement_reports(statements, analyses, cands, selection, kept,
-                                      chosen.plan_errors),
-        skipped=workload.skipped, notes=notes, selection_seconds=selection.seconds,
-        evaluations=selection.evaluations, known=known,
+        source=source, engine=info["engine"], options=info["options"], proposals=proposals,
+        statements=info["reports"], skipped=workload.skipped,
+        notes=[*workload.notes, *proposed.notes], selection_seconds=info["selection_seconds"],
+        evaluations=info["evaluations"], known=known,
     )
     if kb is not None:
-        analysis_of = {s.query: a for s, a in parsed}
-        advice.remembered = remember(kb, findings(advice, analysis_of, kb.database))
+        analysis_of = {s.query: s.analysis for s in subjects}
+        advice.remembered = remember(kb, findings_of(proposals, analysis_of))
         advice.notes.extend(kb.notes)
     return advice
-
-
-def findings(advice: Advice, analyses: dict[str, Analysis], database: str) -> list[Finding]:
-    """The knowledge base's record of the advice: one finding per index and statement."""
-    out = []
-    for rec in advice.recommendations:
-        v = rec.verified
-        factors = {f.name: round(f.value, 4) for f in v.factors}
-        for m in v.measurements:
-            analysis = analyses.get(m.query)
-            if analysis is None:
-                continue
-            features = features_of(analysis)
-            problem = rec.candidate.reason if rec.candidate else "a costly plan"
-            out.append(Finding(
-                database=database, fingerprint=features.fingerprint or "", query=m.query,
-                kind="index", recommendation_sql=rec.create_sql, rollback_sql=rec.rollback_sql,
-                description=f"{problem[0].upper()}{problem[1:]}; fix: index {rec.index}.",
-                reasoning=rec.reasoning,
-                estimated_gain_pct=_pct(m.estimated_gain), measured_gain_pct=_pct(m.gain),
-                before_ms=m.median_before, after_ms=m.median_after,
-                confidence=v.confidence / 100.0, factors=factors, features=features.to_json(),
-            ))
-    return out
-
-
-def _pct(gain: float | None) -> float | None:
-    return None if gain is None else round(100.0 * gain, 2)
-
-
-def _unmeasured(inputs: Sequence[StatementInput],
-                estimated: dict[str, float]) -> list[Measurement]:
-    return [Measurement(s.query, estimated_gain=estimated.get(s.query),
-                        reason="verification was turned off") for s in inputs]

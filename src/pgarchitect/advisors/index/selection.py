@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
+from pgarchitect.catalog.index import IndexDef, IndexKey
 
 # The planner's cost of a statement with a set of hypothetical indexes (None: no plan).
 CostFn = Callable[[str, Sequence[IndexDef]], float | None]
@@ -110,6 +110,7 @@ class Outcome:
     cost_after: float | None
     indexes: tuple[IndexDef, ...] = ()  # chosen indexes its final plan uses
     reason: str | None = None  # why it got nothing
+    code: str | None = None  # the same, as one of pgarchitect.advisors.base.REASONS
 
     @property
     def savings_pct(self) -> float | None:
@@ -255,10 +256,12 @@ def select(
         base = ev.cost(t, frozenset())
         ev.base[t.query] = base
         if base is None:
-            outcomes[t.query] = Outcome(t.query, None, None, reason="Could not plan the statement")
+            outcomes[t.query] = Outcome(t.query, None, None, reason="Could not plan the statement",
+                                        code="not_plannable")
         elif base < options.min_cost:
             outcomes[t.query] = Outcome(t.query, base, base, reason=(
-                f"Low initial cost ({base:,.1f} < min_cost {options.min_cost:g})"))
+                f"Low initial cost ({base:,.1f} < min_cost {options.min_cost:g})"),
+                code="low_cost")
         else:
             live.append(t)
     ev.targets = live
@@ -494,16 +497,19 @@ def _finish(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
         helped_by = tuple(c.index for c in kept if any(q == t.query for q, _, _ in c.helps))
         full = ev.cost(t, searched | chosen)  # every index the search chose, before the gates
         saving = 0.0 if full is None else 100.0 * (1 - full / before)
-        reason = None
+        reason: str | None = None
+        code: str | None = None
         if not helped_by and saving <= 0 and t.query in outweighed:
+            code = "write_overhead"
             reason = ("An index would lower its cost but cost more in writes to its table "
                       "than it saves")
         elif not helped_by:
+            code = "no_gain" if saving <= 0 else "low_savings"
             reason = ("No index found that lowers its cost" if saving <= 0 else
                       f"Need {options.min_savings_pct:g}% cost savings, got {saving:.0f}%"
                       if saving < options.min_savings_pct else
                       f"No one index cuts its cost by {options.min_savings_pct:g}% (together "
                       f"they cut {saving:.0f}%)")
-        outcomes[t.query] = Outcome(t.query, before, after, helped_by, reason)
+        outcomes[t.query] = Outcome(t.query, before, after, helped_by, reason, code)
     kept.sort(key=lambda c: c.benefit - c.overhead, reverse=True)
     return Selection(kept, [], 0, "ms" if time_weighted else "cost")

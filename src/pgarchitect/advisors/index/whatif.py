@@ -37,7 +37,7 @@ import psycopg
 from psycopg import pq, sql
 
 from pgarchitect import db
-from pgarchitect.advisors.index.definition import IndexDef, quote
+from pgarchitect.catalog.index import IndexDef, quote
 from pgarchitect.errors import CapabilityMissing, ConfigError, PgArchitectError
 from pgarchitect.plans import NoPlan, Plan, generic_plan
 
@@ -284,7 +284,7 @@ def _rendered(index: IndexDef) -> str:
     Exact for plain columns; an expression may print differently (casts the server
     adds), in which case the server's own text is compared after creating it.
 
-    >>> from pgarchitect.advisors.index.definition import IndexKey
+    >>> from pgarchitect.catalog.index import IndexKey
     >>> _rendered(IndexDef("public", "t", (IndexKey("a"),), include=("b",), where="b > 0"))
     'CREATE INDEX ON public.t USING btree (a) INCLUDE (b) WHERE (b > 0)'
     """

@@ -29,7 +29,10 @@ from pgarchitect.advisors.index.candidates.ordering import order_by_limit
 from pgarchitect.advisors.index.candidates.partial import partial
 from pgarchitect.advisors.index.candidates.pattern import pattern
 from pgarchitect.advisors.index.candidates.single import single_column
-from pgarchitect.advisors.index.candidates.tables import (
+from pgarchitect.advisors.index.candidates.terms import table_use
+from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.index import IndexDef
+from pgarchitect.catalog.tables import (
     INDEXABLE_KINDS,
     ColumnInfo,
     ExistingIndex,
@@ -39,9 +42,6 @@ from pgarchitect.advisors.index.candidates.tables import (
     parse_index,
     tables_from_ddl,
 )
-from pgarchitect.advisors.index.candidates.terms import table_use
-from pgarchitect.advisors.index.definition import IndexDef
-from pgarchitect.analysis import Analysis
 
 __all__ = [
     "INDEXABLE_KINDS",
@@ -99,10 +99,12 @@ def generate(analyses: Sequence[Analysis],
     """
     found: dict[IndexDef, Candidate] = {}
     skips: dict[str, list[str]] = {}
+    codes: dict[str, str] = {}
 
-    def skip(reason: str, queries: Sequence[str]) -> None:
+    def skip(reason: str, queries: Sequence[str], code: str = "no_candidate") -> None:
         listed = skips.setdefault(reason, [])
         listed.extend(q for q in queries if q not in listed)
+        codes.setdefault(reason, code)
 
     for analysis in analyses:
         query = analysis.query
@@ -127,25 +129,28 @@ def generate(analyses: Sequence[Analysis],
     for c in found.values():
         info = tables.get((c.index.schema, c.index.table))
         if info is None:
-            skip(f"Table not present: {c.index.schema}.{c.index.table}", c.statements)
+            skip(f"Table not present: {c.index.schema}.{c.index.table}", c.statements,
+                 "no_table")
             continue
         existing = covering_index(c.index, info)
         if existing is not None:
             if existing.index.method == c.index.method:
-                skip(f"Existing index {existing.name} already covers {c.index}", c.statements)
+                skip(f"Existing index {existing.name} already covers {c.index}", c.statements,
+                     "covered")
             else:
                 skip(f"Existing index {existing.name} ({existing.index.method}) already "
-                     f"serves {c.index}", c.statements)
+                     f"serves {c.index}", c.statements, "covered")
             continue
         invalid = covering_index(c.index, info, valid=False)
         if invalid is not None:
             skip(f"Existing index {invalid.name} would cover {c.index} but is invalid (left "
                  f"by a failed CREATE INDEX CONCURRENTLY?): drop it and build it again",
-                 c.statements)
+                 c.statements, "invalid_index")
         fk = serves_foreign_key(c.index, info)
         kept.append(replace(c, foreign_key=fk.name) if fk is not None else c)
     kept.sort(key=lambda c: c.foreign_key is None)
-    return CandidateSet(tuple(kept), tuple(Skip(r, tuple(q)) for r, q in skips.items()))
+    return CandidateSet(tuple(kept), tuple(Skip(r, tuple(q), codes[r])
+                                                  for r, q in skips.items()))
 
 
 def _targets(analysis: Analysis,

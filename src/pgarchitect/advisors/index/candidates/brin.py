@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Final
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import candidate, table_use
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.tables import TableInfo
 
 # BRIN keeps a summary per block range: it pays on big tables whose rows arrive
 # in the column's order and stay there (https://www.postgresql.org/docs/current/brin-intro.html).

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from pgarchitect.advisors.index.candidates.tables import ExistingIndex, ForeignKey, TableInfo
 from pgarchitect.advisors.index.candidates.terms import canonical
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
+from pgarchitect.catalog.index import IndexDef, IndexKey
+from pgarchitect.catalog.tables import ExistingIndex, ForeignKey, TableInfo
 
 
 def covers(existing: IndexDef, wanted: IndexDef) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Final
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import best_keys, candidate, table_use
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.tables import TableInfo
 
 # An index-only scan pays when the extra columns are few and narrow; wide ones
 # bloat every index page for all the lookups that do not need them.

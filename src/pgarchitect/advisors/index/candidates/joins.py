@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import MAX_KEYS, Term, candidate, table_use
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.index import IndexDef, IndexKey
+from pgarchitect.catalog.tables import TableInfo
 
 
 def join_keys(analysis: Analysis, table: TableInfo) -> list[Candidate]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pgarchitect.advisors.index.definition import IndexDef
+from pgarchitect.catalog.index import IndexDef
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Skip:
 
     reason: str
     statements: tuple[str, ...] = ()
+    code: str = "no_candidate"  # one of pgarchitect.advisors.base.REASONS
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class CandidateSet:
     def for_statement(self, query: str) -> tuple[Candidate, ...]:
         """The candidates meant for one statement."""
         return tuple(c for c in self.candidates if query in c.statements)
+
+    def codes_for(self, query: str) -> tuple[str, ...]:
+        """The reason codes given for one statement."""
+        return tuple(s.code for s in self.skipped if query in s.statements)
 
     def skipped_for(self, query: str) -> tuple[str, ...]:
         """The reasons given for one statement."""

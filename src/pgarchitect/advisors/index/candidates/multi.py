@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import (
     MAX_KEYS,
     candidate,
@@ -17,6 +16,7 @@ from pgarchitect.advisors.index.candidates.terms import (
     table_use,
 )
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.tables import TableInfo
 
 
 def multi_column(analysis: Analysis, table: TableInfo) -> list[Candidate]:

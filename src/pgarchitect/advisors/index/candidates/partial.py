@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import (
     best_keys,
     candidate,
@@ -12,6 +11,7 @@ from pgarchitect.advisors.index.candidates.terms import (
     where_clause,
 )
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.tables import TableInfo
 
 
 def partial(analysis: Analysis, table: TableInfo) -> list[Candidate]:

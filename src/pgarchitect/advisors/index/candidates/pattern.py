@@ -6,9 +6,9 @@ from dataclasses import replace
 from typing import Final
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import candidate, table_use
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.tables import TableInfo
 
 TRIGRAM_EXTENSION: Final = "pg_trgm"
 _TEXT_TYPES: Final = ("text", "character varying", "character", "citext", "bpchar")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import TableInfo
 from pgarchitect.advisors.index.candidates.terms import ROLE_WORDS, candidate, keys_text, table_use
 from pgarchitect.analysis import Analysis
+from pgarchitect.catalog.tables import TableInfo
 
 
 def single_column(analysis: Analysis, table: TableInfo) -> list[Candidate]:

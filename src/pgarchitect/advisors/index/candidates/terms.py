@@ -18,10 +18,10 @@ import pglast
 from pglast import ast, enums
 
 from pgarchitect.advisors.index.candidates.model import Candidate
-from pgarchitect.advisors.index.candidates.tables import INDEXABLE_KINDS, ExistingIndex, TableInfo
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey, quote
 from pgarchitect.analysis import Analysis, ColumnRef, Predicate
 from pgarchitect.analysis.nodes import deparse, funcname
+from pgarchitect.catalog.index import IndexDef, IndexKey, quote
+from pgarchitect.catalog.tables import INDEXABLE_KINDS, ExistingIndex, TableInfo
 
 # PostgreSQL's guesses when a column has no statistics (utils/selfuncs.h).
 DEFAULT_EQ_SEL: Final = 0.005

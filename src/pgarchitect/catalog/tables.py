@@ -16,9 +16,9 @@ import psycopg
 from pglast import ast, enums
 from psycopg.rows import tuple_row
 
-from pgarchitect.advisors.index.definition import IndexDef, IndexKey
 from pgarchitect.analysis import SYSTEM_SCHEMAS, Catalog
 from pgarchitect.analysis.nodes import deparse
+from pgarchitect.catalog.index import IndexDef, IndexKey
 
 # Which relations hold rows an index can serve, as analysis names them.
 INDEXABLE_KINDS: Final = ("table", "partitioned table", "partition", "materialized view")

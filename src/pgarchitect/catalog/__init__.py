@@ -1,0 +1,46 @@
+"""What the database has: tables, columns, indexes, constraints, foreign keys, sizes,
+row estimates, write counters and comments, loaded once per audit.
+
+:class:`DatabaseCatalog` is what the audit hands every advisor: the relations the
+analysis resolves names against (:class:`pgarchitect.analysis.Catalog`), and the
+tables' details (:mod:`pgarchitect.catalog.tables`), read once for the tables the
+workload touches and kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from pgarchitect.analysis import Catalog, load_catalog
+from pgarchitect.catalog.tables import TableInfo, load_tables
+
+DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"
+
+
+@dataclass
+class DatabaseCatalog:
+    """One database's catalog, for one audit."""
+
+    conn: psycopg.Connection[Any]
+    relations: Catalog
+    database_bytes: int
+    _tables: dict[tuple[str, str], TableInfo] = field(default_factory=dict)
+    _asked: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection[Any]) -> DatabaseCatalog:
+        row = conn.execute(DATABASE_SIZE_SQL).fetchone()
+        return cls(conn, load_catalog(conn), int(row[0]) if row else 0)
+
+    def tables(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], TableInfo]:
+        """The details of these tables (``(schema, name)``), read the first time asked."""
+        wanted = list(dict.fromkeys(keys))
+        missing = [k for k in wanted if k not in self._asked]
+        if missing:
+            self._tables.update(load_tables(self.conn, missing))
+            self._asked.update(missing)
+        return {k: self._tables[k] for k in wanted if k in self._tables}
