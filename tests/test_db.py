@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
 from psycopg import sql
@@ -10,8 +12,10 @@ from support.servers import TestDatabase
 
 from pgarchitect import db
 from pgarchitect.errors import ConfigError, ConnectionFailed, ServerError
-from pgarchitect.server import free_port
+from pgarchitect.server import LocalServer, embedded_server, free_port
 from pgarchitect.settings import load_config
+
+DEMO_DATABASE = "pgarchitect_demo"  # the name `pgarchitect demo` creates and records
 
 
 def test_every_session_sets_timeouts_and_application_name(pg_db: TestDatabase) -> None:
@@ -82,12 +86,83 @@ def test_target_is_named_dsn_then_setting_then_libpq_then_embedded(
 ) -> None:
     cfg = load_config({"database_url": "postgresql://u@h/d"})
     assert db.target_conninfo(cfg, "postgresql://x@y/z") == "postgresql://x@y/z"
+    assert db.choose_target(cfg, "postgresql://x@y/z").origin == "the DSN given"
     assert db.target_conninfo(cfg) == "postgresql://u@h/d"
+    assert db.choose_target(cfg).origin == "database_url, from command line"
     monkeypatch.setenv("PGHOST", "somewhere")
     assert db.target_conninfo(load_config()) == ""
+    assert str(db.choose_target(load_config())).endswith("(libpq's PGHOST)")
     monkeypatch.delenv("PGHOST")
     with pytest.raises(ServerError, match="pgarchitect server start"):
         db.target_conninfo(load_config())
+
+
+@pytest.fixture
+def embedded() -> Iterator[LocalServer]:
+    """The embedded server in this test's own data dir, as `pgarchitect server start` makes it."""
+    server = embedded_server(load_config().data_dir, port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _current_database(conninfo: str) -> str:
+    with db.connect(conninfo, load_config()) as conn:
+        row = conn.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _create_database(server: LocalServer, name: str) -> None:
+    with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def test_with_nothing_named_the_target_is_the_embedded_servers_demo_database(
+    embedded: LocalServer,
+) -> None:
+    # What `pgarchitect demo` leaves: its database, recorded as the server's default.
+    _create_database(embedded, DEMO_DATABASE)
+    embedded.set_default_database(DEMO_DATABASE)
+    config = load_config()  # nothing configured: no DSN, no database_url, no PG*
+    assert _current_database(db.target_conninfo(config)) == DEMO_DATABASE
+    target = db.choose_target(config)
+    assert str(target).endswith(
+        f"@127.0.0.1:{embedded.status().port}/{DEMO_DATABASE} "
+        "(the embedded server's default database)")
+    assert db.embedded_database(config, embedded)[0] == DEMO_DATABASE
+    # The state keeps the password and the port next to the default, for its owner only.
+    assert embedded.password and embedded.state_path.stat().st_mode & 0o777 == 0o600
+    # A DSN, database_url and PG* variables still come first.
+    other = embedded.conninfo("postgres")
+    assert _current_database(db.target_conninfo(config, other)) == "postgres"
+
+
+def test_with_the_demo_database_gone_the_target_falls_back_to_postgres(
+    embedded: LocalServer,
+) -> None:
+    config = load_config()
+    # A server the demo never ran on: `postgres`, as before.
+    assert embedded.default_database is None
+    assert _current_database(db.target_conninfo(config)) == "postgres"
+    assert db.choose_target(config).origin == "the embedded server"
+    # The demo ran, then its database was dropped (by hand, or by `demo --reset`
+    # before it creates it again): `postgres`, with a note saying what to do.
+    _create_database(embedded, DEMO_DATABASE)
+    embedded.set_default_database(DEMO_DATABASE)
+    with psycopg.connect(embedded.conninfo(), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+            sql.Identifier(DEMO_DATABASE)))
+    assert _current_database(db.target_conninfo(config)) == "postgres"
+    origin = db.choose_target(config).origin
+    assert f"default database {DEMO_DATABASE} no longer exists" in origin
+    assert "make demo" in origin
+    assert embedded.default_database == DEMO_DATABASE  # a new demo run makes it right
+    # Forgetting the default leads to `postgres` without a note.
+    embedded.set_default_database(None)
+    assert db.choose_target(config).origin == "the embedded server"
 
 
 def test_capabilities(pg_db: TestDatabase) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 from support.cli import run_cli
 
+from pgarchitect import db
 from pgarchitect.demo import data, runner
 from pgarchitect.server import embedded_server, free_port
 from pgarchitect.settings import load_config
@@ -34,6 +36,15 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         assert events is not None and events[0] > 60_000  # plus the traffic's batches
         assert calls is not None and calls[0] > 0
 
+        # With no database named, commands now work on the demo's.
+        assert server.default_database == "pgarchitect_demo"
+        assert "/pgarchitect_demo (the embedded server's default database)" in str(
+            db.choose_target(load_config()))
+        workload = run_cli(capsys, "workload", "--min-mean-ms", "0", "--min-calls", "0")
+        assert workload.code == 0, workload.err
+        assert 'FROM "BehaviorLog"' in workload.out
+        assert "database pgarchitect_demo" in run_cli(capsys, "doctor").out
+
         again = run_cli(capsys, "demo", "--small", "--rounds", "2", "--no-advice")
         assert again.code == 0, again.err
         assert "Reused the loaded demo database" in again.out
@@ -44,6 +55,19 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
             after = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
         assert after is not None and 60_000 < after[0] < events[0]
+        assert db.target_conninfo(load_config()) == server.conninfo("pgarchitect_demo")
+
+        # The demo database dropped behind pgarchitect's back: back to `postgres`,
+        # which has no pg_stat_statements, and a note that says to run the demo again.
+        with psycopg.connect(server.conninfo(), autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier("pgarchitect_demo")))
+        target = db.choose_target(load_config())
+        assert target.conninfo == server.conninfo("postgres")
+        assert "pgarchitect_demo no longer exists: run `make demo`" in target.origin
+        assert "database postgres" in run_cli(capsys, "doctor").out
+        gone = run_cli(capsys, "workload")
+        assert gone.code == 5 and "pg_stat_statements is not created" in gone.err
     finally:
         server.stop()
 
@@ -56,7 +80,7 @@ def test_the_second_demo_skips_what_the_first_solved(monkeypatch: pytest.MonkeyP
     filters = Filters(min_mean_ms=0.0, min_calls=0, top=10)
     try:
         first = runner.run(config, scale=data.Scale.small(), rounds=3, filters=filters)
-        assert first.advice is not None and first.advice.recommendations
+        assert first.advice is not None and first.advice.proposals
         assert first.advice.remembered and not first.advice.known
         second = runner.run(config, rounds=3, filters=filters)
         assert second.advice is not None and second.advice.known

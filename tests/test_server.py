@@ -9,7 +9,10 @@ import psycopg
 import pytest
 from support.cli import run_cli
 
-from pgarchitect.server import free_port
+from pgarchitect import db
+from pgarchitect.errors import ServerError
+from pgarchitect.server import embedded_server, free_port
+from pgarchitect.settings import load_config
 
 
 def test_server_lifecycle(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -43,6 +46,21 @@ def test_server_lifecycle(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     result = run_cli(capsys, "doctor")
     assert result.code == 4 and "pgarchitect server start" in result.err
     assert (tmp_path / "pgarchitect-data" / "pg18" / "PG_VERSION").is_file()
+    # A stopped server cannot say whether its recorded default database exists:
+    # `server url` and the like take it on trust.
+    config = load_config()
+    srv = embedded_server(config.data_dir)
+    assert db.embedded_database(config, srv) == ("postgres", "the embedded server")
+    srv.set_default_database("pgarchitect_demo")
+    assert db.embedded_database(config, srv)[0] == "pgarchitect_demo"
+    assert srv.url("pgarchitect_demo").endswith("/pgarchitect_demo")
+
+
+def test_default_database_needs_a_created_server() -> None:
+    srv = embedded_server(load_config().data_dir)
+    assert srv.default_database is None
+    with pytest.raises(ServerError, match="pgarchitect server start"):
+        srv.set_default_database("pgarchitect_demo")
 
 
 def test_server_url_before_any_start(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,8 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from pgarchitect.errors import ConfigError, ConnectionFailed, ServerError
-from pgarchitect.settings import Config
+from pgarchitect.server import MAINTENANCE_DATABASE, LocalServer, embedded_server
+from pgarchitect.settings import LIBPQ_TARGET_VARS, Config
 
 TAG: LiteralString = "/* pgarchitect */ "
 
@@ -92,24 +93,78 @@ def session_conninfo(conninfo: str, config: Config) -> str:
     )
 
 
-def target_conninfo(config: Config, dsn: str | None = None) -> str:
-    """The database to work on: ``dsn``, ``database_url``, libpq's PG*, or the embedded server."""
+@dataclass(frozen=True)
+class Target:
+    """The database a command works on, and why that one (for messages)."""
+
+    conninfo: str  # "": libpq takes the whole target from its PG* variables
+    origin: str
+
+    def __str__(self) -> str:
+        return f"{describe(self.conninfo)} ({self.origin})"
+
+
+def choose_target(config: Config, dsn: str | None = None) -> Target:
+    """The database to work on, and why that one.
+
+    In README's "Which database" order: ``dsn``, the ``database_url`` setting,
+    libpq's PG* variables, else the embedded server (its default database, see
+    :func:`embedded_database`).
+    """
     if dsn:
-        return dsn
+        return Target(dsn, "the DSN given")
     url = config.get_str("database_url")
     if url:
-        return url
+        return Target(url, f"database_url, from {config.sources['database_url']}")
     if config.names_libpq_target():
-        return ""  # libpq reads PGHOST, PGDATABASE… itself
-    from pgarchitect.server import embedded_server
-
+        named = ", ".join(v for v in LIBPQ_TARGET_VARS if config.environ.get(v))
+        return Target("", f"libpq's {named}")  # libpq reads PGHOST, PGDATABASE… itself
     server = embedded_server(config.data_dir)
     if not server.status().running:
         raise ServerError(
             "No database named and the embedded server is not running: run "
             "`pgarchitect server start`, or set PGARCHITECT_DATABASE_URL (or pass a DSN)."
         )
-    return server.conninfo()
+    dbname, origin = embedded_database(config, server)
+    return Target(server.conninfo(dbname), origin)
+
+
+def target_conninfo(config: Config, dsn: str | None = None) -> str:
+    """The conninfo of the database to work on (see :func:`choose_target`)."""
+    return choose_target(config, dsn).conninfo
+
+
+# A database a session can open: not template0 (datallowconn), and not one an
+# interrupted DROP DATABASE left invalid (datconnlimit -2, see
+# https://www.postgresql.org/docs/current/catalog-pg-database.html).
+DATABASE_USABLE_SQL = """
+SELECT 1 FROM pg_database
+WHERE datname = %s AND datallowconn AND datconnlimit <> -2
+"""
+
+
+def embedded_database(config: Config, server: LocalServer) -> tuple[str, str]:
+    """The embedded server's database for commands that name none, and why that one.
+
+    It is the database recorded as the server's default (``pgarchitect demo``
+    records its own) while that exists, else ``postgres``: a demo database dropped
+    since (by hand, or by ``demo --reset`` before it creates it again) leads back
+    to ``postgres`` with a note saying how to load it again. A stopped server cannot
+    be asked, so its recorded default is then taken on trust.
+    """
+    recorded = server.default_database
+    if recorded is None or recorded == MAINTENANCE_DATABASE:
+        return MAINTENANCE_DATABASE, "the embedded server"
+    if not server.status().running:
+        return recorded, "the embedded server's default database (not checked: it is stopped)"
+    with connect(server.conninfo(MAINTENANCE_DATABASE), config) as conn:
+        usable = conn.execute(DATABASE_USABLE_SQL, [recorded]).fetchone() is not None
+    if usable:
+        return recorded, "the embedded server's default database"
+    return MAINTENANCE_DATABASE, (
+        f"the embedded server; its default database {recorded} no longer exists: run "
+        "`make demo` (or `pgarchitect demo`) to load it again"
+    )
 
 
 def describe(conninfo: str) -> str:

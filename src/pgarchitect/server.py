@@ -22,6 +22,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from psycopg.conninfo import make_conninfo
 
@@ -42,6 +43,8 @@ BASE_SETTINGS: Mapping[str, str] = {
 
 STATE_FILE = "pgarchitect-server.json"
 SUPERUSER = "postgres"
+# The database initdb creates for tools to connect to (createdb's --maintenance-db).
+MAINTENANCE_DATABASE = "postgres"
 DEFAULT_OS_USER = "pgarchitect"
 
 
@@ -126,6 +129,42 @@ class LocalServer:
         except FileNotFoundError:
             return {}
 
+    def _write_state(self, state: Mapping[str, object]) -> None:
+        """Replace the state file in one step, readable by its owner only.
+
+        It holds the superuser's password: the file is created with mode 0600 rather
+        than chmod-ed afterwards, and renamed into place so that a reader never sees
+        half of it.
+        """
+        tmp = self.state_path.with_name(f".{self.state_path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state, fh)
+        os.replace(tmp, self.state_path)
+
+    @property
+    def default_database(self) -> str | None:
+        """The database recorded as this server's default, or None.
+
+        ``pgarchitect demo`` records its database here, so that commands given no
+        database reach it (``db.embedded_database`` checks that it still exists).
+        """
+        value = self._state().get("default_database")
+        return value if isinstance(value, str) and value else None
+
+    def set_default_database(self, dbname: str | None) -> None:
+        """Record ``dbname`` as the server's default database (None: forget it)."""
+        state = self._state()
+        if not state:
+            raise ServerError(
+                f"No server state at {self.state_path}: run `pgarchitect server start` first."
+            )
+        if dbname:
+            state["default_database"] = dbname
+        else:
+            state.pop("default_database", None)
+        self._write_state(state)
+
     @property
     def password(self) -> str:
         value = self._state().get("password")
@@ -206,8 +245,7 @@ class LocalServer:
             fh.write("\n# Added by pgarchitect\n")
             for name, value in conf.items():
                 fh.write(f"{name} = {value}\n")
-        self.state_path.write_text(json.dumps({"port": port, "password": password}))
-        self.state_path.chmod(0o600)
+        self._write_state({"port": port, "password": password})
 
     def status(self) -> ServerStatus:
         """Whether the server runs, from its ``postmaster.pid``."""
@@ -281,7 +319,7 @@ class LocalServer:
         shutil.rmtree(self.datadir, ignore_errors=True)
         self.state_path.unlink(missing_ok=True)
 
-    def conninfo(self, dbname: str = "postgres", user: str = SUPERUSER,
+    def conninfo(self, dbname: str = MAINTENANCE_DATABASE, user: str = SUPERUSER,
                  password: str | None = None) -> str:
         """A libpq conninfo for a database of this (running) server."""
         port = self.status().port or self._state().get("port")
@@ -292,10 +330,11 @@ class LocalServer:
             password=self.password if password is None else password,
         )
 
-    def url(self, dbname: str = "postgres") -> str:
+    def url(self, dbname: str = MAINTENANCE_DATABASE) -> str:
         """The server's address as a postgresql:// URL (password included)."""
         port = self.status().port or self._state().get("port")
-        return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{port}/{dbname}"
+        return (f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{port}/"
+                f"{quote(dbname, safe='')}")
 
 
 def embedded_server(data_dir: Path, port: int = 0) -> LocalServer:

@@ -100,6 +100,9 @@ def run(
             loaded = data.load(conn, scale or data.Scale(), progress=progress)
             conn.execute("RESET statement_timeout")  # back to pgarchitect's own
         load_seconds = time.perf_counter() - started
+        # Loaded: from now on `pgarchitect workload`, `advise`… given no database
+        # work on the demo's (db.embedded_database), not on the empty `postgres`.
+        server.set_default_database(DEMO_DATABASE)
         # Count from here: the traffic, not the bulk load, is the demo's workload. A
         # full reset also moves pg_stat_statements_info.stats_reset, which tells the
         # advisor how long the window is; pg_stat_reset() restarts the tables'
