@@ -7,11 +7,12 @@ import pytest
 from psycopg import sql
 from support.cli import run_cli
 
-from pgarchitect import db
+from pgarchitect import audit, db
 from pgarchitect.demo import data, runner
 from pgarchitect.server import embedded_server, free_port
 from pgarchitect.settings import load_config
 from pgarchitect.workload import Filters
+from pgarchitect.workload.collect import Request
 
 
 def test_demo_loads_plays_and_lists_then_reuses_then_resets(
@@ -26,7 +27,7 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         assert "Loaded 2,000 User" in first.out and "60,000 BehaviorLog" in first.out
         assert "Slow statements (pg_stat_statements): mean > 1 ms, calls > 1" in first.out
         assert 'FROM "BehaviorLog"' in first.out
-        assert "Index advice (pg_stat_statements, what-if: sandbox" in first.out
+        assert "Audit of 127.0.0.1:" in first.out and "/pgarchitect_demo (run 1" in first.out
         assert "BehaviorLog" in first.err  # the progress bar
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
             events = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
@@ -45,11 +46,11 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         assert 'FROM "BehaviorLog"' in workload.out
         assert "database pgarchitect_demo" in run_cli(capsys, "doctor").out
 
-        again = run_cli(capsys, "demo", "--small", "--rounds", "2", "--no-advice")
+        again = run_cli(capsys, "demo", "--small", "--rounds", "2", "--no-audit")
         assert again.code == 0, again.err
         assert "Reused the loaded demo database" in again.out
 
-        reset = run_cli(capsys, "demo", "--small", "--rounds", "1", "--reset", "--no-advice")
+        reset = run_cli(capsys, "demo", "--small", "--rounds", "1", "--reset", "--no-audit")
         assert reset.code == 0, reset.err
         assert "Loaded 2,000 User" in reset.out
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
@@ -72,23 +73,31 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         server.stop()
 
 
-def test_the_second_demo_skips_what_the_first_solved(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_second_audit_of_the_demo_skips_what_the_first_solved(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PGARCHITECT_SERVER_PORT", str(free_port()))
     config = load_config()
     server = embedded_server(config.data_dir)
     # The small data set has few slow statements: take every statement called.
     filters = Filters(min_mean_ms=0.0, min_calls=0, top=10)
     try:
-        first = runner.run(config, scale=data.Scale.small(), rounds=3, filters=filters)
-        assert first.advice is not None and first.advice.proposals
-        assert first.advice.remembered and not first.advice.known
-        second = runner.run(config, rounds=3, filters=filters)
-        assert second.advice is not None and second.advice.known
-        cited = {k.case.finding.id for k in second.advice.known}
-        assert cited <= set(first.advice.remembered)
-        solved = {k.statement.query for k in second.advice.known}
-        assert not solved & {s.query for s in second.advice.statements}  # not advised again
-        assert all(k.case.citation().startswith("Solved before: finding ")
-                   for k in second.advice.known)
+        played = runner.run(config, scale=data.Scale.small(), rounds=3, filters=filters,
+                            run_audit=False)
+        # On the small data set the traffic's event inserts outweigh what any index
+        # would save its reads (the advisor says so); a window without them, as after
+        # a quiet week, leaves the reads: the table counters restart here.
+        with psycopg.connect(played.conninfo, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_reset()")
+        request = audit.AuditRequest(workload=Request(dsn=played.conninfo, filters=filters))
+        first = audit.run(config, request)
+        assert first.proposals and first.remembered
+        assert first.counts["solved_before"] == 0
+        second = audit.run(config, request)
+        solved = [s for s in second.to_json()["statements"] if s["action"] == "solved"]
+        assert solved
+        assert {s["known"]["finding"] for s in solved} <= set(first.remembered)
+        assert not any(s["proposals"] for s in solved)  # not advised again
+        assert all(s["known"]["citation"].startswith("Solved before: finding ")
+                   for s in solved)
     finally:
         server.stop()

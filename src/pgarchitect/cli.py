@@ -125,11 +125,16 @@ def server_status(ctx: click.Context) -> None:
 
 
 @server.command("url")
-@click.option("--dbname", default="postgres", show_default=True)
+@click.option("--dbname", help="A database of the server (default: the one commands use when "
+              "none is named: pgarchitect_demo after `pgarchitect demo`, else postgres).")
 @click.pass_context
-def server_url(ctx: click.Context, dbname: str) -> None:
-    """Print the embedded server's connection URL (with its password)."""
-    out.print(_embedded(ctx.parent or ctx).url(dbname), markup=False, soft_wrap=True)
+def server_url(ctx: click.Context, dbname: str | None) -> None:
+    """Print the URL (with its password) of the database commands use when none is named."""
+    from pgarchitect import db
+
+    srv = _embedded(ctx.parent or ctx)
+    out.print(srv.url(dbname or db.embedded_database(_config(ctx), srv)[0]),
+              markup=False, soft_wrap=True)
 
 
 def _workload_options(command: Any) -> Any:
@@ -182,7 +187,7 @@ def workload(ctx: click.Context, /, **opts: Any) -> None:
     from pgarchitect.workload.collect import collect
 
     cfg = _config(ctx)
-    request = _workload_request(cfg, opts)
+    request = _workload_request(cfg, _target(cfg, opts))
     source, result = collect(cfg, request)
     if opts["as_json"]:
         out.print_json(data=report.workload_json(source, request.filters, result))
@@ -190,21 +195,42 @@ def workload(ctx: click.Context, /, **opts: Any) -> None:
     report.print_workload(out, source, request.filters, result)
 
 
+def _advisor_options(command: Any) -> Any:
+    """The options of the advisors and their measurement, shared by `advise` and `audit`."""
+    options = [
+        click.option("--budget", help="Storage budget for new indexes, e.g. 500MB (default: "
+                     "the budget setting, else a quarter of the database's size)."),
+        click.option("--whatif", type=click.Choice(["auto", "hypopg", "sandbox"]),
+                     help="What-if engine (default: the whatif setting)."),
+        click.option("--no-verify", is_flag=True, help="Skip EXPLAIN ANALYZE before/after."),
+        click.option("--runs", type=click.IntRange(1, 20), default=3, show_default=True,
+                     help="EXPLAIN ANALYZE runs per statement, before and after (median)."),
+        click.option("--allow-writes", is_flag=True, help="Measure INSERT/UPDATE/DELETE too "
+                     "(inside transactions rolled back)."),
+        click.option("--allow-large", is_flag=True, help="Build indexes on tables above "
+                     "sandbox_max_table_mb to measure them."),
+        click.option("--no-kb", is_flag=True, help="Neither look up earlier cases in the "
+                     "knowledge base nor store findings."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _target(cfg: Config, opts: dict[str, Any]) -> dict[str, Any]:
+    """Say which database a command reads (on standard error), and name it in ``opts``."""
+    if opts["statements"] or opts["file"] or opts["log"]:
+        return opts
+    from pgarchitect import db
+
+    target = db.choose_target(cfg, opts["dsn"])
+    err.print(f"Database: {target}", markup=False, soft_wrap=True)
+    return {**opts, "dsn": target.conninfo or None}
+
+
 @cli.command()
 @_workload_options
-@click.option("--budget", help="Storage budget for new indexes, e.g. 500MB (default: the "
-              "budget setting, else a quarter of the database's size).")
-@click.option("--whatif", type=click.Choice(["auto", "hypopg", "sandbox"]),
-              help="What-if engine (default: the whatif setting).")
-@click.option("--no-verify", is_flag=True, help="Skip EXPLAIN ANALYZE before/after.")
-@click.option("--runs", type=click.IntRange(1, 20), default=3, show_default=True,
-              help="EXPLAIN ANALYZE runs per statement, before and after (median).")
-@click.option("--allow-writes", is_flag=True,
-              help="Measure INSERT/UPDATE/DELETE too (inside transactions rolled back).")
-@click.option("--allow-large", is_flag=True,
-              help="Build indexes on tables above sandbox_max_table_mb to measure them.")
-@click.option("--no-kb", is_flag=True,
-              help="Neither look up earlier cases in the knowledge base nor store findings.")
+@_advisor_options
 @click.pass_context
 def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_verify: bool,
            runs: int, allow_writes: bool, allow_large: bool, no_kb: bool,
@@ -213,6 +239,7 @@ def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_ver
     from pgarchitect.advisors.index.advise import AdviseRequest, run
 
     cfg = _config(ctx)
+    opts = _target(cfg, opts)
     request = AdviseRequest(workload=_workload_request(cfg, opts), budget=budget,
                             whatif=whatif, verify=not no_verify, runs=runs,
                             allow_writes=allow_writes, allow_large=allow_large,
@@ -222,6 +249,54 @@ def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_ver
         out.print_json(data=report.advice_json(advice))
         return
     report.print_advice(out, advice)
+
+
+@cli.command()
+@_workload_options
+@_advisor_options
+@click.option("--fresh", is_flag=True, help="Start a new run even when the last run of this "
+              "database did not finish (by default it is continued).")
+@click.pass_context
+def audit(ctx: click.Context, /, budget: str | None, whatif: str | None, no_verify: bool,
+          runs: int, allow_writes: bool, allow_large: bool, no_kb: bool, fresh: bool,
+          **opts: Any) -> None:
+    """The weekly audit: slow statements, earlier cases, explanations, proposals measured,
+    stored and classified by confidence. Nothing is changed."""
+    from pgarchitect.audit import AuditRequest
+    from pgarchitect.audit import run as run_audit
+
+    cfg = _config(ctx)
+    opts = _target(cfg, opts)
+    request = AuditRequest(workload=_workload_request(cfg, opts), budget=budget,
+                           whatif=whatif, verify=not no_verify, runs=runs,
+                           allow_writes=allow_writes, allow_large=allow_large,
+                           knowledge=not no_kb, resume=not fresh)
+    with _progress() as progress:
+        result = run_audit(cfg, request, progress=progress)
+    if opts["as_json"]:
+        out.print_json(data=result.to_json())
+        return
+    report.print_audit(out, result)
+
+
+@contextmanager
+def _progress(always: bool = False) -> Iterator[Any]:
+    """A progress callback that draws bars on standard error (unless it is no terminal)."""
+    if not (always or err.is_terminal):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    columns = ("{task.description:<12}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield progress
 
 
 @cli.command()
@@ -249,27 +324,17 @@ def snapshot(ctx: click.Context, dsn: str | None, show: bool) -> None:
 @click.option("--reset", is_flag=True, help="Drop the demo database and load it again.")
 @click.option("--small", is_flag=True, help="Load a small data set (seconds, not a minute).")
 @click.option("--rounds", type=click.IntRange(min=1), help="Rounds of application traffic.")
-@click.option("--no-advice", is_flag=True, help="Stop after listing the slow statements.")
+@click.option("--no-audit", is_flag=True, help="Stop after listing the slow statements.")
 @click.pass_context
 def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None,
-         no_advice: bool) -> None:
-    """Load the demo education platform, play its traffic, show what is slow."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
+         no_audit: bool) -> None:
+    """Load the demo education platform, play its traffic, show what is slow, audit it."""
     from pgarchitect.demo import data, runner
 
-    columns = ("{task.description:<12}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done, total=total)
-
+    with _progress(always=True) as progress:
         result = runner.run(
             _config(ctx), reset=reset, scale=data.Scale.small() if small else None,
-            rounds=rounds, progress=progress, advise=not no_advice,
+            rounds=rounds, progress=progress, run_audit=not no_audit,
         )
     if result.loaded is None:
         out.print("Reused the loaded demo database (--reset loads it again).")
@@ -280,10 +345,11 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None,
               f"{result.traffic.elapsed_s:.1f} s.\n")
     report.print_statements(out, result.workload.statements, "Slow statements "
                             f"(pg_stat_statements): {result.filters.describe()}")
-    if result.advice is not None:
+    if result.audit is not None:
         out.print()
-        report.print_advice(out, result.advice)
-    out.print(f"Demo database: {mask_conninfo(result.conninfo)}", soft_wrap=True)
+        report.print_audit(out, result.audit)
+    out.print(f"Demo database: {mask_conninfo(result.conninfo)} (commands that name no "
+              "database now use it)", soft_wrap=True)
 
 
 @cli.group()

@@ -21,6 +21,7 @@ from pgarchitect.workload import SKIP_CODES, Skipped, Statement, Workload
 
 if TYPE_CHECKING:
     from pgarchitect.advisors.index.advise import Advice
+    from pgarchitect.audit import AuditResult
     from pgarchitect.knowledge.audit import Known
     from pgarchitect.workload import Filters
 
@@ -167,3 +168,45 @@ def print_advice(out: Console, advice: Advice) -> None:
         out.print(f"\nStored {len(advice.remembered)} findings in the knowledge base.")
     for note in advice.notes:
         out.print(f"note: {note}", soft_wrap=True)
+
+
+def print_audit(out: Console, result: AuditResult) -> None:
+    """The audit: each slow statement with what it is and what to do, then the proposals."""
+    doc = result.to_json()
+    c = result.counts
+    out.print(f"[bold]Audit of {result.target}[/] (run {result.run_id}"
+              + (", continued" if result.resumed else "") + f"; {result.source}"
+              + (f", window {result.window}" if result.window else "") + ")", soft_wrap=True)
+    out.print(f"{c['slow_statements']} slow statements: {c['solved_before']} solved before, "
+              f"{c['proposals'] - c['rejected']} proposals ({c['pr_merge']} PR merge, "
+              f"{c['pr_review']} PR review, {c['log']} log, {c['investigate']} investigate), "
+              f"{c['rejected']} rejected, {c['without_proposal']} without a proposal.\n",
+              soft_wrap=True)
+    numbers = {key: i for i, key in enumerate(result.proposals, 1)}
+    table = Table("#", "calls", "mean ms", "action", "what it does · what to do",
+                  title="Slow statements")
+    table.add_column("statement", min_width=24, ratio=1)
+    for s in doc["statements"]:
+        e = s["explanation"] or {}
+        if s["known"]:
+            todo = s["known"]["citation"]
+        elif s["proposals"]:
+            todo = ", ".join(f"proposal {numbers[k]}" for k in s["proposals"] if k in numbers)
+        else:
+            todo = s["reason"] or "nothing to propose"
+        table.add_row(str(s["position"] + 1), f"{s['calls']:,}", f"{s['mean_ms']:,.1f}",
+                      s["action"], f"{e.get('intent', '')} · {todo}", short(s["query"], 90))
+    out.print(table)
+    for key, p in result.proposals.items():
+        out.print()
+        print_proposal(out, numbers[key], p)
+    seconds = " · ".join(f"{k} {v:.1f} s" for k, v in doc["seconds"].items() if v)
+    out.print(f"\nSteps: {seconds}" if seconds else "", soft_wrap=True)
+    if result.remembered:
+        out.print(f"Stored {len(result.remembered)} findings in the knowledge base.")
+    if result.skipped:
+        out.print(skipped_summary(result.skipped), soft_wrap=True)
+    for note in result.notes:
+        out.print(f"note: {note}", soft_wrap=True)
+    for error in result.errors:
+        out.print(f"[red]error:[/] {error}", soft_wrap=True)

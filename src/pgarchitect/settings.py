@@ -295,6 +295,11 @@ class Config:
         """Whether libpq's own variables name a database (so it is the default target)."""
         return any(self.environ.get(k) for k in LIBPQ_TARGET_VARS)
 
+    def masked(self) -> dict[str, Value]:
+        """Every setting's value, secrets masked: what a run's record keeps."""
+        return {s.name: mask_conninfo(str(self.values[s.name]))
+                if s.secret and self.values[s.name] else self.values[s.name] for s in SETTINGS}
+
     def display_rows(self) -> list[tuple[str, str, str]]:
         """(name, value, source) for every setting and set libpq variable, secrets masked."""
         rows = []

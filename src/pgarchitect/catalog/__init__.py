@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from pgarchitect.analysis import Catalog, load_catalog
+from pgarchitect.catalog.comments import Comments, load_comments
 from pgarchitect.catalog.tables import TableInfo, load_tables
 
 DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"
@@ -30,11 +31,19 @@ class DatabaseCatalog:
     database_bytes: int
     _tables: dict[tuple[str, str], TableInfo] = field(default_factory=dict)
     _asked: set[tuple[str, str]] = field(default_factory=set)
+    _comments: Comments | None = None
 
     @classmethod
     def load(cls, conn: psycopg.Connection[Any]) -> DatabaseCatalog:
         row = conn.execute(DATABASE_SIZE_SQL).fetchone()
         return cls(conn, load_catalog(conn), int(row[0]) if row else 0)
+
+    @property
+    def comments(self) -> Comments:
+        """Table and column comments (read the first time asked)."""
+        if self._comments is None:
+            self._comments = load_comments(self.conn)
+        return self._comments
 
     def tables(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], TableInfo]:
         """The details of these tables (``(schema, name)``), read the first time asked."""

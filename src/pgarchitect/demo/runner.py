@@ -10,11 +10,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from pgarchitect import db
-from pgarchitect.advisors.index.advise import Advice, AdviseRequest
-from pgarchitect.advisors.index.advise import advise as advise_workload
+from pgarchitect import audit, db
 from pgarchitect.demo import data, traffic
-from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.server import embedded_server
 from pgarchitect.settings import Config
 from pgarchitect.workload import Filters, Workload, select
@@ -47,7 +44,7 @@ class DemoResult:
     traffic: traffic.TrafficSummary
     workload: Workload
     filters: Filters
-    advice: Advice | None = None  # None when advice was not asked for
+    audit: audit.AuditResult | None = None  # None when the audit was not asked for
 
 
 def _ensure_database(admin: psycopg.Connection[Any], reset: bool) -> None:
@@ -75,10 +72,10 @@ def run(
     rounds: int | None = None,
     progress: Progress | None = None,
     filters: Filters | None = None,
-    advise: bool = True,
+    run_audit: bool = True,
 ) -> DemoResult:
     """Start (or reuse) the embedded server, load the demo if absent, play its traffic,
-    list the slow statements and (unless ``advise`` is False) advise indexes for them.
+    list the slow statements and (unless ``run_audit`` is False) audit them.
 
     Statement statistics of the demo database are reset before the traffic, so the
     result shows this run's workload only.
@@ -112,9 +109,9 @@ def run(
         summary = traffic.run(target, rounds=rounds, progress=progress)
         source = PgStatStatementsSource(conn)
         found = select(source.read(), filters)
-        advice = None
-        if advise:
-            request = AdviseRequest(workload=Request(dsn=target, filters=filters))
-            with knowledge_session(config, conn) as kb:
-                advice = advise_workload(conn, config, request, source.name, found, kb)
-    return DemoResult(target, loaded, load_seconds, summary, found, filters, advice)
+    result = None
+    if run_audit:
+        # The weekly audit, on the same statements and with the same thresholds.
+        request = audit.AuditRequest(workload=Request(dsn=target, filters=filters))
+        result = audit.run(config, request, progress=progress)
+    return DemoResult(target, loaded, load_seconds, summary, found, filters, result)
