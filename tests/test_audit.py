@@ -78,7 +78,7 @@ def test_the_audit_runs_the_seven_steps(pg_db: TestDatabase, monkeypatch: pytest
     assert len(queries) == len(STATEMENTS) + 1, queries
     assert doc["finished_at"] and not doc["errors"] and not doc["resumed"]
     for s in doc["statements"]:
-        # 3. every statement is explained, and (steps 4 to 7) has proposals or a reason with its code
+        # 3. every statement is explained; 4 to 7: it has proposals or a reason and code
         assert s["explanation"] and s["explanation"]["intent"], s
         assert s["proposals"] or (s["reason"] and s["reason_code"]), s
         assert s["action"] in (*ACTION_NAMES, REJECTED, "none"), s
