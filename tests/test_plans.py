@@ -8,15 +8,18 @@ on EXPLAIN JSON captured from both servers (``fixtures/plans/capture.py``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pglast.parser
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import pq, sql
 from support.servers import TestDatabase
 
 from pgarchitect import db
-from pgarchitect.analysis import ColumnRef, Param
+from pgarchitect.analysis import ColumnRef, Param, analyze, load_catalog
+from pgarchitect.demo import app
 from pgarchitect.plans import (
     NoPlan,
     ParameterSet,
@@ -28,6 +31,7 @@ from pgarchitect.plans import (
     sample_parameters,
 )
 from pgarchitect.settings import load_config
+from pgarchitect.workload.repair import repair
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plans"
 SCHEMA = (FIXTURES / "schema.sql").read_text()
@@ -333,6 +337,287 @@ def test_writes_are_refused_unless_allowed_and_then_rolled_back(conn: db.Connect
     assert after == before
     # A generic plan of a write runs nothing, so it needs no permission.
     assert plan_of(generic_plan(conn, query)).root.operation == "Update"
+    assert_clean(conn)
+
+
+# -- statements as pg_stat_statements keeps them ------------------------------------
+# pg_stat_statements writes INTERVAL '7 days' as INTERVAL $1, which the server does
+# not parse; plans.py repairs the text (workload/repair.py) before it plans it.
+
+DEMO_SCHEMA = Path(app.__file__).with_name("schema.sql").read_text()
+
+# Deterministic rows for the demo schema; behaviour events over the last ten weeks,
+# so that "the last 7 days" holds some.
+DEMO_ROWS = """
+INSERT INTO "User" (id, email, name, role, "createdAt")
+SELECT md5('user' || g)::uuid, 'user' || g || '@example.com',
+       jsonb_build_object('first', 'U' || g),
+       CASE WHEN g % 10 = 0 THEN 'teacher' ELSE 'student' END,
+       timestamp '2024-01-01' + g * interval '1 hour'
+FROM generate_series(1, 500) AS g;
+INSERT INTO "Course" (id, title, category, "authorId", "isPublished")
+SELECT md5('course' || g)::uuid, 'Course ' || g, 'cat' || g % 5,
+       md5('user' || g * 10)::uuid, g % 3 > 0
+FROM generate_series(1, 20) AS g;
+INSERT INTO "Lesson" (id, "courseId", title, position, "durationSec")
+SELECT md5('lesson' || g)::uuid, md5('course' || g % 20 + 1)::uuid, 'Lesson ' || g,
+       g % 10, 60 + g % 600
+FROM generate_series(1, 200) AS g;
+INSERT INTO "Enrollment" (id, "userId", "courseId", progress, status, "enrolledAt")
+SELECT md5('enrollment' || g)::uuid, md5('user' || g % 500 + 1)::uuid,
+       md5('course' || g % 20 + 1)::uuid, g % 101,
+       CASE WHEN g % 4 = 0 THEN 'completed' ELSE 'active' END,
+       localtimestamp - g * interval '3 hours'
+FROM generate_series(1, 1000) AS g;
+INSERT INTO "BehaviorLog" ("userId", "eventType", metadata, "timestamp")
+SELECT md5('user' || g % 500 + 1)::uuid, (ARRAY['login', 'view', 'quiz', 'logout'])[g % 4 + 1],
+       jsonb_build_object('k', g % 3), localtimestamp - g * interval '5 minutes'
+FROM generate_series(1, 20000) AS g;
+ANALYZE;
+"""
+
+USER_1 = "SELECT md5('user1')::uuid::text"
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A statement the application runs, with constants that pg_stat_statements hides."""
+
+    name: str
+    statement: str
+    # The constants as values for the $n of pg_stat_statements' text, in its order
+    # (INTERVAL '1' DAY is $1::INTERVAL DAY with '1 day': the value is read as an
+    # interval before DAY limits it). None: the statement writes, or PostgreSQL 18
+    # squashes a list in it, so there is no one-to-one comparison.
+    values: tuple[str, ...] | None
+
+
+NORMALISED = [
+    Normalised(
+        "weekly_active_users",
+        'SELECT u.id, count(b.id) FROM "User" u LEFT JOIN "BehaviorLog" b '
+        'ON b."userId" = u.id WHERE b."timestamp" > NOW() - INTERVAL \'7 days\' '
+        "GROUP BY u.id HAVING count(b.id) > 50",
+        ("7 days", "50")),
+    Normalised(
+        "interval_and_in_list",
+        'SELECT count(*) FROM "BehaviorLog" WHERE "timestamp" > now() - interval \'30 days\' '
+        "AND \"eventType\" IN ('login', 'view')",
+        None),
+    Normalised(
+        "events_per_day",
+        'SELECT date_trunc(\'day\', "timestamp") AS day, count(*) FROM "BehaviorLog" '
+        "WHERE \"timestamp\" > NOW() - INTERVAL '7 days' GROUP BY 1 ORDER BY 1",
+        ("day", "7 days")),
+    Normalised(
+        "events_per_day_in_a_time_zone",
+        'SELECT date_trunc(\'day\', "timestamp"::timestamptz, \'Europe/Paris\'), count(*) '
+        'FROM "BehaviorLog" GROUP BY 1',
+        ("day", "Europe/Paris")),
+    Normalised(
+        "extract_and_date",
+        'SELECT EXTRACT(HOUR FROM "timestamp") AS hour, count(*) FROM "BehaviorLog" '
+        "WHERE \"timestamp\" >= DATE '2024-01-01' GROUP BY 1 ORDER BY 1",
+        ("hour", "2024-01-01")),
+    Normalised(
+        "extract_of_an_interval",
+        "SELECT count(*) FROM \"Lesson\" WHERE \"durationSec\" > "
+        "EXTRACT(EPOCH FROM INTERVAL '5 minutes')",
+        ("epoch", "5 minutes")),
+    Normalised(
+        "timestamps_between_with_paging",
+        'SELECT id FROM "User" WHERE "createdAt" BETWEEN TIMESTAMP \'2024-01-02 00:00\' '
+        "AND TIMESTAMP '2024-01-05 00:00' ORDER BY \"createdAt\" LIMIT 20 OFFSET 10",
+        ("2024-01-02 00:00", "2024-01-05 00:00", "20", "10")),
+    Normalised(
+        "age_of_a_column_against_an_interval",
+        'SELECT id FROM "Enrollment" WHERE now() - "enrolledAt" > INTERVAL \'30 days\' '
+        "AND status = 'active'",
+        ("30 days", "active")),
+    Normalised(
+        "at_time_zone_and_uuid",
+        'SELECT "timestamp" AT TIME ZONE \'UTC\' FROM "BehaviorLog" '
+        "WHERE \"userId\" = uuid 'USER_1' ORDER BY 1 LIMIT 5",
+        ("UTC", "USER_1", "5")),
+    Normalised(
+        "timestamp_with_time_zone",
+        'SELECT count(*) FROM "BehaviorLog" '
+        "WHERE \"timestamp\" > TIMESTAMP WITH TIME ZONE '2024-03-01 00:00+00'",
+        ("2024-03-01 00:00+00",)),
+    Normalised(
+        "time_and_jsonb",
+        'SELECT count(*) FROM "BehaviorLog" WHERE "timestamp"::time > TIME \'12:00\' '
+        "AND metadata @> jsonb '{\"k\": 1}'",
+        ("12:00", '{"k": 1}')),
+    Normalised(
+        "interval_day",
+        'SELECT count(*) FROM "BehaviorLog" WHERE "timestamp" > now() - INTERVAL \'1\' DAY',
+        ("1 day",)),
+    Normalised(
+        "interval_hour_to_minute",
+        'SELECT count(*) FROM "BehaviorLog" '
+        "WHERE \"timestamp\" > now() - INTERVAL '1:30' HOUR TO MINUTE",
+        ("1:30",)),
+    Normalised(
+        "number_times_interval",
+        'SELECT count(*) FROM "BehaviorLog" WHERE "timestamp" > now() - 7 * INTERVAL \'1 day\'',
+        ("7", "1 day")),
+    Normalised(
+        "glued_interval",
+        'SELECT "timestamp" FROM "BehaviorLog" WHERE "timestamp" > now()-interval\'7 days\' '
+        "ORDER BY 1 DESC LIMIT 10",
+        ("7 days", "10")),
+    Normalised(
+        "glued_time_zone",
+        'SELECT "timestamp" AT TIME ZONE\'UTC\' FROM "BehaviorLog" ORDER BY 1 DESC LIMIT 3',
+        ("UTC", "3")),
+    Normalised(
+        "dates_in_a_list",
+        'SELECT count(*) FROM "BehaviorLog" '
+        "WHERE \"timestamp\"::date IN (DATE '2024-01-01', DATE '2024-01-02')",
+        None),
+    Normalised(
+        "numbers_and_boolean",
+        "SELECT count(*) FROM \"Enrollment\" WHERE progress > NUMERIC '50.5' "
+        "OR progress = INT '7' OR (progress = 0) = BOOLEAN 'true'",
+        ("50.5", "7", "0", "true")),
+    Normalised(
+        "varchar_with_length",
+        "SELECT count(*) FROM \"Course\" WHERE title = varchar(20) 'Course 1'",
+        ("Course 1",)),
+    Normalised(
+        "timestamp_with_precision_minus_interval",
+        'SELECT count(*) FROM "BehaviorLog" '
+        "WHERE \"timestamp\" > TIMESTAMP(3) '2024-01-01' - INTERVAL '7 days'",
+        ("2024-01-01", "7 days")),
+    Normalised(
+        "window_frame",
+        'SELECT "timestamp", count(*) OVER (ORDER BY "timestamp" RANGE BETWEEN '
+        "INTERVAL '1 day' PRECEDING AND CURRENT ROW) FROM \"BehaviorLog\" "
+        'ORDER BY "timestamp" LIMIT 10',
+        ("1 day", "10")),
+    Normalised(
+        "comment_with_constants",
+        "SELECT /* older than interval '7 days' */ count(*) FROM \"User\" "
+        "WHERE \"createdAt\" < now() - interval '7 days'",
+        ("7 days",)),
+    Normalised(
+        "update_with_interval",
+        'UPDATE "Enrollment" SET "enrolledAt" = "enrolledAt" + INTERVAL \'1 hour\' '
+        "WHERE status = 'completed' AND progress = 100",
+        None),
+    Normalised(
+        "insert_with_timestamp",
+        'INSERT INTO "BehaviorLog" ("userId", "eventType", "timestamp") '
+        "VALUES ('USER_1', 'login', TIMESTAMP '2024-01-01 10:00')",
+        None),
+]
+
+
+def _statements_table(pg_db: TestDatabase) -> dict[str, str]:
+    """Runs each statement and reads back the text pg_stat_statements keeps for it."""
+    texts: dict[str, str] = {}
+    with pg_db.connect() as app_conn:
+        app_conn.execute(DEMO_SCHEMA)
+        app_conn.execute(DEMO_ROWS)
+        user_1 = app_conn.execute(USER_1).fetchone()
+        assert user_1 is not None
+        for case in NORMALISED:
+            # One at a time, from a reset: the first text of a query id is the one
+            # kept, and some of these share one.
+            app_conn.execute("SELECT pg_stat_statements_reset()")
+            app_conn.execute(case.statement.replace("USER_1", str(user_1[0])), prepare=False)
+            rows = app_conn.execute(
+                "SELECT query FROM pg_stat_statements "
+                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND toplevel AND query !~ 'pg_stat_statements'").fetchall()
+            assert len(rows) == 1, (case.name, rows)
+            texts[case.name] = str(rows[0][0])
+    return texts
+
+
+def test_every_statement_pg_stat_statements_keeps_plans(pg_db: TestDatabase) -> None:
+    texts = _statements_table(pg_db)
+    # The forms are the servers': both write INTERVAL $1; 18 squashes lists.
+    assert "NOW() - INTERVAL $1 GROUP BY" in texts["weekly_active_users"]
+    assert "now()-interval$1" in texts["glued_interval"]
+    assert "AT TIME ZONE$1" in texts["glued_time_zone"]
+    assert "EXTRACT($1 FROM" in texts["extract_and_date"]
+    squashed = "IN ($2 /*, ... */)" if pg_db.major >= 18 else "IN ($2, $3)"
+    assert squashed in texts["interval_and_in_list"]
+    assert sum(repair(t) != t for t in texts.values()) >= 18
+
+    failures: list[str] = []
+    with db.connect(pg_db.conninfo, load_config()) as conn:
+        catalog = load_catalog(conn)
+        for name, text in texts.items():
+            generic = generic_plan(conn, text)
+            sample = sample_parameters(conn, text, analyze(text, catalog).params)
+            if isinstance(generic, NoPlan) or isinstance(sample, NoPlan):
+                failures.append(f"{name}: {text}\n  {generic} / {sample}")
+                continue
+            measured = explain_analyze(conn, text, sample.values, allow_writes=True)
+            if isinstance(measured, NoPlan):
+                failures.append(f"{name}: {text}\n  values {sample.values}: {measured}")
+        assert_clean(conn)
+    assert not failures, "\n".join(failures)
+
+
+def test_repaired_statements_return_what_the_originals_return(pg_db: TestDatabase) -> None:
+    """Run with the constants pg_stat_statements took out, the repaired text gives
+    the rows the statement gave (in one transaction, so now() is the same)."""
+    texts = _statements_table(pg_db)
+    compared = 0
+    with pg_db.connect() as conn:
+        user_1 = conn.execute(USER_1).fetchone()
+        assert user_1 is not None
+        for case in NORMALISED:
+            values = case.values
+            repaired = repair(texts[case.name])
+            if values is None or not case.statement.startswith("SELECT"):
+                continue
+            params = {t for t in pglast.parser.scan(repaired) if t.name == "PARAM"}
+            assert len(params) == len(values), (case.name, repaired)
+            values = tuple(v.replace("USER_1", str(user_1[0])) for v in values)
+            with conn.transaction(force_rollback=True):
+                original = conn.execute(
+                    case.statement.replace("USER_1", str(user_1[0]))).fetchall()
+                conn.execute(sql.SQL("PREPARE repaired AS {}").format(sql.SQL(repaired)))
+                got = conn.execute(sql.SQL("EXECUTE repaired ({})").format(
+                    sql.SQL(", ").join(sql.Literal(v) for v in values))).fetchall()
+                conn.execute("DEALLOCATE repaired")
+            assert sorted(map(repr, got)) == sorted(map(repr, original)), case.name
+            compared += 1
+    assert compared >= 15
+
+
+def test_sample_parameters_for_intervals_units_and_zones(conn: db.Connection) -> None:
+    query = ("SELECT date_trunc($1, created_at), count(*) FROM orders "
+             "WHERE created_at > now() - INTERVAL $2 AND created_at AT TIME ZONE $3 < now() "
+             "AND EXTRACT($4 FROM created_at) > $5 AND now() - created_at < $6::interval "
+             "GROUP BY 1")
+    # As analysis binds them: $5 and $6 are compared with expressions on
+    # created_at, whose timestamps neither a number nor an interval accepts.
+    params = [Param(5, col(ORDERS, "created_at"), "range", None),
+              Param(6, col(ORDERS, "created_at"), "range", "interval")]
+    sample = sample_parameters(conn, query, params)
+    assert sample == ParameterSet(
+        ("day", "7 days", "UTC", "epoch", "0", "7 days"), ("default",) * 6,
+        ("text", "interval", "text", "text", "numeric", "interval"))
+    assert plan_of(explain_analyze(conn, query, sample.values)).analyzed
+    assert_clean(conn)
+
+
+def test_a_typed_literal_from_pg_stat_statements_plans(conn: db.Connection) -> None:
+    query = "SELECT count(*) FROM orders WHERE created_at > TIMESTAMPTZ $1 - INTERVAL $2"
+    assert parameter_types(conn, query) == ["timestamp with time zone", "interval"]
+    assert plan_of(generic_plan(conn, query)).indexes_used() == (
+        "public.orders_created_at_idx",)
+    params = [Param(1, col(ORDERS, "created_at"), "range", "timestamp with time zone")]
+    sample = sample_parameters(conn, query, params)
+    assert isinstance(sample, ParameterSet)
+    assert sample.origins == ("histogram", "default") and sample.values[1] == "7 days"
+    assert plan_of(explain_analyze(conn, query, sample.values)).analyzed
     assert_clean(conn)
 
 

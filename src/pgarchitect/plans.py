@@ -7,8 +7,10 @@ parameter value (PostgreSQL 16+ ``EXPLAIN (GENERIC_PLAN)``; before that a
 values (a log's bind values, the column statistics, a sampled row, a type default)
 and :func:`explain_analyze` measures the statement with them.
 
-The statement text is data: it is parsed first (exactly one SELECT, INSERT,
-UPDATE, DELETE or MERGE), then run only inside ``EXPLAIN`` or ``PREPARE``, in a
+The statement text is data: it is repaired first where pg_stat_statements left
+it unparseable (``INTERVAL $1`` becomes ``$1::INTERVAL``, see
+:mod:`pgarchitect.workload.repair`), parsed (exactly one SELECT, INSERT, UPDATE,
+DELETE or MERGE), then run only inside ``EXPLAIN`` or ``PREPARE``, in a
 transaction that is always rolled back. Failures that belong to the statement
 (a dropped table, an uninferable ``$n``, a timeout) come back as :class:`NoPlan`
 with a readable reason, never as an exception, and leave the connection usable.
@@ -32,6 +34,7 @@ from psycopg import pq, sql
 from psycopg.rows import tuple_row
 
 from pgarchitect.analysis import ColumnRef, Param
+from pgarchitect.workload.repair import repair
 
 # -- results ----------------------------------------------------------------------
 
@@ -336,10 +339,10 @@ _UPPER_OPS = {"<", "<="}
 class _Statement:
     """A statement text that passed the checks, with what the parse tree says about it."""
 
-    text: str
+    text: str  # as repaired: what goes to the server
     params: int  # highest $n
     writes: str | None  # "UPDATE", "a data-modifying WITH", ... or None for a read
-    bounds: Mapping[int, str]  # $n -> "lower" | "upper" | "limit" | "offset"
+    uses: Mapping[int, str]  # $n -> one of PARAMETER_USES
 
     @property
     def sql(self) -> sql.SQL:
@@ -369,12 +372,37 @@ def _param_number(expr: Any) -> int | None:
     return None
 
 
-def _bounds(tree: Any) -> dict[int, str]:
-    """Which parameters bound a range from below or above, or are LIMIT/OFFSET."""
+# What a parameter's place in the statement says about its value: the lower or
+# upper bound of a range, LIMIT or OFFSET, the field of date_trunc('day', ts) or
+# EXTRACT(hour FROM ts), a time zone (ts AT TIME ZONE 'UTC').
+PARAMETER_USES = ("lower", "upper", "limit", "offset", "unit", "field", "zone")
+
+# Functions whose first argument names a unit or a field: pg_stat_statements turns
+# date_trunc('day', ts) into date_trunc($1, ts), and no default of text is a unit.
+_UNIT_FUNCTIONS = {"date_trunc": "unit", "date_part": "field", "extract": "field"}
+
+
+def _function_uses(call: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
+    """(n, use) for the parameters of one FuncCall that take a unit or a time zone."""
+    names = [n.get("String", {}).get("sval") for n in call.get("funcname") or ()]
+    name, args = (names[-1] if names else None), call.get("args") or []
+    if name in _UNIT_FUNCTIONS and args and (n := _param_number(args[0])):
+        yield n, _UNIT_FUNCTIONS[name]
+    # date_trunc(unit, ts, zone) (PostgreSQL 12+); timezone(zone, ts) is AT TIME ZONE.
+    if name == "date_trunc" and len(args) == 3 and (n := _param_number(args[2])):
+        yield n, "zone"
+    if name == "timezone" and len(args) == 2 and (n := _param_number(args[0])):
+        yield n, "zone"
+
+
+def _uses(tree: Any) -> dict[int, str]:
+    """What the parameters are for, where the parse tree says (see PARAMETER_USES)."""
     found: dict[int, str] = {}
     for key, value in _items(tree):
         if key in ("limitCount", "limitOffset") and (n := _param_number(value)):
             found[n] = "limit" if key == "limitCount" else "offset"
+        if key == "FuncCall" and isinstance(value, dict):
+            found.update(_function_uses(value))
         if key != "A_Expr" or not isinstance(value, dict):
             continue
         kind = value.get("kind")
@@ -395,11 +423,14 @@ def _bounds(tree: Any) -> dict[int, str]:
 
 @functools.lru_cache(maxsize=4096)
 def _check(query: str) -> _Statement | NoPlan:
-    """Parse the text; accept exactly one SELECT, INSERT, UPDATE, DELETE or MERGE.
+    """Repair and parse the text; accept exactly one SELECT, INSERT, UPDATE, DELETE or MERGE.
 
     Cached: the what-if stage plans the same statement hundreds of times, and
     parsing and walking a TPC-H query costs as much as planning it.
     """
+    # pglast reads INTERVAL $1 and the like, the server does not: repair first,
+    # so that what is checked here is what the server gets.
+    query = repair(query)
     try:
         tree = json.loads(pglast.parser.parse_sql_json(query))
     except pglast.parser.ParseError as exc:
@@ -422,7 +453,7 @@ def _check(query: str) -> _Statement | NoPlan:
     if writes is None and stmts[0]["stmt"][kind].get("intoClause"):
         writes = "SELECT INTO"
     params = [int(v.get("number", 0)) for k, v in _items(tree) if k == "ParamRef"]
-    return _Statement(query, max(params, default=0), writes, _bounds(tree))
+    return _Statement(query, max(params, default=0), writes, _uses(tree))
 
 
 # -- running, always rolled back -------------------------------------------------
@@ -640,6 +671,15 @@ ORDER BY inherited
 LIMIT 1
 """
 
+COLUMN_TYPE_SQL = """
+SELECT t.typcategory, t.typname
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s AND NOT a.attisdropped
+"""
+
 TABLE_PAGES_SQL = """
 SELECT pg_relation_size(c.oid) / current_setting('block_size')::int
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -657,9 +697,16 @@ ONE_SIDED_POSITION = 0.9
 TWO_SIDED_POSITIONS = {"lower": 0.45, "upper": 0.55}
 # LIMIT $n: pg_stat_statements hides the number; 0 would measure nothing.
 DEFAULT_LIMIT = "10"
+# An interval with no column to sample from, typically ``now() - $1::interval``
+# (INTERVAL '7 days' as pg_stat_statements left it): a week, the window of the
+# runbook's weekly reports. Zero would make ``ts > now() - $1`` match nothing.
+DEFAULT_INTERVAL = "7 days"
+# date_trunc($1, ts): the unit reports group by most; EXTRACT($1 FROM x) and
+# date_part: epoch, the one field every date, time, timestamp and interval has.
+DEFAULT_BY_USE = {"limit": DEFAULT_LIMIT, "unit": "day", "field": "epoch", "zone": "UTC"}
 
-_DEFAULT_BY_CATEGORY = {"N": "0", "S": "", "B": "false", "D": "now", "T": "0", "A": "{}",
-                        "I": "0.0.0.0", "V": "0"}
+_DEFAULT_BY_CATEGORY = {"N": "0", "S": "", "B": "false", "D": "now", "T": DEFAULT_INTERVAL,
+                        "A": "{}", "I": "0.0.0.0", "V": "0"}
 _DEFAULT_BY_NAME = {"uuid": "00000000-0000-0000-0000-000000000000", "json": "{}",
                     "jsonb": "{}", "bytea": ""}
 
@@ -680,6 +727,33 @@ def _column_stats(conn: psycopg.Connection[Any], col: ColumnRef) -> _Stats | Non
         return None
     mcv, hist = rows[0]
     return _Stats(tuple(mcv or ()), tuple(hist or ()))
+
+
+def _column_type(conn: psycopg.Connection[Any], col: ColumnRef) -> tuple[str, str] | None:
+    """The column's type category (pg_type.typcategory) and name, None when not found."""
+    rows = _rows(conn, COLUMN_TYPE_SQL, [col.schema, col.table, col.column])
+    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+# Categories whose types share no input syntax: uuid and jsonb are both "U" (user
+# defined), every enum is "E".
+_DISTINCT_CATEGORIES = ("U", "E")
+
+
+def _fits(type_: _Type, column: tuple[str, str] | None) -> bool:
+    """Whether a value of the column is a value of the parameter's type.
+
+    ``now() - "createdAt" > $1::interval`` compares $1 with an expression on a
+    timestamp column, ``length(title) > $1`` an integer with a text column: their
+    values would be rejected as input. Text takes any value, and an array
+    parameter (``col = ANY($1)``) is made from the column's values.
+    """
+    if column is None or type_.category in ("S", "A"):
+        return True
+    category, name = column
+    if type_.category in _DISTINCT_CATEGORIES:
+        return type_.typname == name
+    return type_.category == category
 
 
 def _sample_value(conn: psycopg.Connection[Any], col: ColumnRef) -> str | None:
@@ -753,7 +827,10 @@ def sample_parameters(
     every parameter); the statistics of the column the parameter is compared with
     (``params``, from analysis): its most common value, or a histogram bound that
     keeps a range selective (a high one for ``col > $1``, a low one for ``col < $1``),
-    or a prefix pattern for LIKE; a sampled row of the table; a default of the type.
+    or a prefix pattern for LIKE; a sampled row of the table; a default for its
+    place in the statement (LIMIT 10, date_trunc's 'day', AT TIME ZONE 'UTC') or
+    of its type (an interval: '7 days'). A column whose values the parameter's
+    type would not accept (``now() - ts > $1::interval``) is not sampled.
     """
     stmt = _check(query)
     if isinstance(stmt, NoPlan):
@@ -770,18 +847,21 @@ def sample_parameters(
     # Columns bounded from both sides (BETWEEN, or > and <) take two close bounds.
     sides: dict[ColumnRef, set[str]] = {}
     for p in params:
-        if p.column and stmt.bounds.get(p.number) in ("lower", "upper"):
-            sides.setdefault(p.column, set()).add(stmt.bounds[p.number])
+        if p.column and stmt.uses.get(p.number) in ("lower", "upper"):
+            sides.setdefault(p.column, set()).add(stmt.uses[p.number])
     stats: dict[ColumnRef, _Stats | None] = {}
+    columns: dict[ColumnRef, tuple[str, str] | None] = {}  # their type category and name
     used: dict[ColumnRef, int] = {}  # IN ($1, $2, ...) on one column: distinct values
     chosen: list[tuple[str | None, str]] = []
     with conn.transaction(force_rollback=True):
         _rows(conn, "SET TRANSACTION READ ONLY")
         for number, type_ in enumerate(types, start=1):
-            param, side = by_number.get(number), stmt.bounds.get(number)
+            param, side = by_number.get(number), stmt.uses.get(number)
+            col = None if param is None else param.column
+            if col is not None and col not in columns:
+                columns[col] = _column_type(conn, col)
             found = None
-            if param is not None and param.column is not None:
-                col = param.column
+            if param is not None and col is not None and _fits(type_, columns[col]):
                 if col not in stats:
                     stats[col] = _column_stats(conn, col)
                 if side in TWO_SIDED_POSITIONS and len(sides.get(col, ())) == 2:
@@ -814,10 +894,10 @@ def _column_value(
     return value, origin
 
 
-def _default(type_: _Type, side: str | None) -> str | None:
+def _default(type_: _Type, use: str | None) -> str | None:
     """A value the type accepts, when nothing better is known (None: NULL)."""
-    if side == "limit":
-        return DEFAULT_LIMIT
+    if use in DEFAULT_BY_USE:
+        return DEFAULT_BY_USE[use]
     if type_.first_label is not None:
         return type_.first_label
     return _DEFAULT_BY_NAME.get(type_.typname, _DEFAULT_BY_CATEGORY.get(type_.category))

@@ -11,7 +11,8 @@ allow and lists the rest as unresolved.
 
 It never raises on bad input: a statement that does not parse gives an
 :class:`Analysis` with ``error`` set, one that names a missing table or column
-gives ``warnings``.
+gives ``warnings``. Text that pg_stat_statements left unparseable for the server
+(``INTERVAL $1``) is analysed as :func:`pgarchitect.workload.repair.repair` mends it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pgarchitect.analysis.model import (
     Subquery,
 )
 from pgarchitect.analysis.walker import _State
+from pgarchitect.workload.repair import repair
 
 __all__ = [
     "ROLES",
@@ -75,9 +77,21 @@ def fingerprint(query: str) -> str | None:
     True
     >>> fingerprint("SELEC nonsense") is None
     True
+    >>> fingerprint("SELECT * FROM t WHERE ts > now() - INTERVAL $1") == fingerprint(
+    ...     "SELECT * FROM t WHERE ts > now() - interval '7 days'")
+    True
     """
+    # The text as it is first: pglast reads pg_stat_statements' INTERVAL $1 as the
+    # same tree as INTERVAL '7 days', and a repair such as EXTRACT($1 FROM ts) to
+    # pg_catalog.extract($1, ts) would change the fingerprint, which groups a
+    # statement across sources and keys it in the knowledge base. The repaired
+    # text only for what pglast cannot read.
     try:
         return str(pglast.parser.fingerprint(query))
+    except pglast.parser.ParseError:
+        repaired = repair(query)
+    try:
+        return None if repaired == query else str(pglast.parser.fingerprint(repaired))
     except pglast.parser.ParseError:
         return None
 
@@ -109,6 +123,7 @@ def parse_problem(query: str) -> str | None:
     >>> parse_problem("SELECT a FROM t WHERE")
     'Could not parse query: the statement is cut at the end: syntax error at end of input'
     """
+    query = repair(query)
     try:
         pglast.parser.parse_sql(query)
     except pglast.parser.ParseError as exc:
@@ -132,20 +147,23 @@ def analyze(query: str, catalog: Catalog | None = None) -> Analysis:
     """
     warnings: list[str] = []
     truncated = False
+    # What the server would parse: pg_stat_statements' INTERVAL $1 as $1::INTERVAL.
+    # The Analysis keeps the text as given.
+    text = repair(query)
     try:
-        stmts = pglast.parser.parse_sql(query)
+        stmts = pglast.parser.parse_sql(text)
     except pglast.parser.ParseError as exc:
         message, location = _parse_error(exc)
-        repaired = _repair(query, location)
+        repaired = _repair(text, location)
         if repaired is None:
-            if _cut_short(query, location):
+            if _cut_short(text, location):
                 message = f"the statement is cut at the end ({_CUT_NOTE}): {message}"
             return Analysis(query, "unknown", error=f"Could not parse query: {message}")
-        text, kept = repaired
-        stmts = pglast.parser.parse_sql(text)
+        cut, kept = repaired
+        stmts = pglast.parser.parse_sql(cut)
         truncated = True
         warnings.append(f"The statement is cut at the end ({_CUT_NOTE}): analysed its first "
-                        f"{kept} of {len(query)} characters")
+                        f"{kept} of {len(text)} characters")
     if not stmts or stmts[0].stmt is None:
         return Analysis(query, "unknown", error="Could not parse query: no statement in it")
     if len(stmts) > 1:
