@@ -390,7 +390,7 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
             "before it stopped.")
     for key, doc in run_.measured.items():
         result.proposals[key] = _proposal_of(doc)
-    catalog = DatabaseCatalog.load(conn)
+    catalog = DatabaseCatalog(conn)
     statements = workload.statements
     results = [StatementResult(i, s) for i, s in enumerate(statements)]
     result.statements = results

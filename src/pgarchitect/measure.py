@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
-from psycopg import sql
 
 from pgarchitect.analysis import Param
 from pgarchitect.plans import NoPlan, Plan, explain_analyze, sample_parameters
@@ -162,9 +161,3 @@ def measure(
             estimated.get(s.query), after_query=replaced if replaced != s.query else None)
     return [results[s.query] for s in statements]
 
-
-def table_bytes(conn: psycopg.Connection[Any], schema: str, table: str) -> int:
-    """The table's size with its indexes and TOAST."""
-    name = sql.Identifier(schema, table).as_string(conn)
-    row = conn.execute("SELECT pg_total_relation_size(%s::regclass)", [name]).fetchone()
-    return int(row[0]) if row else 0

@@ -24,19 +24,29 @@ DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"
 
 @dataclass
 class DatabaseCatalog:
-    """One database's catalog, for one audit."""
+    """One database's catalog, for one audit: each part is read the first time it is asked
+    for, and kept."""
 
     conn: psycopg.Connection[Any]
-    relations: Catalog
-    database_bytes: int
+    _relations: Catalog | None = None
+    _database_bytes: int | None = None
     _tables: dict[tuple[str, str], TableInfo] = field(default_factory=dict)
     _asked: set[tuple[str, str]] = field(default_factory=set)
     _comments: Comments | None = None
 
-    @classmethod
-    def load(cls, conn: psycopg.Connection[Any]) -> DatabaseCatalog:
-        row = conn.execute(DATABASE_SIZE_SQL).fetchone()
-        return cls(conn, load_catalog(conn), int(row[0]) if row else 0)
+    @property
+    def relations(self) -> Catalog:
+        """The relations and columns statement analysis resolves names against."""
+        if self._relations is None:
+            self._relations = load_catalog(self.conn)
+        return self._relations
+
+    @property
+    def database_bytes(self) -> int:
+        if self._database_bytes is None:
+            row = self.conn.execute(DATABASE_SIZE_SQL).fetchone()
+            self._database_bytes = int(row[0]) if row else 0
+        return self._database_bytes
 
     @property
     def comments(self) -> Comments:

@@ -28,7 +28,7 @@ INDEXABLE_KINDS: Final = ("table", "partitioned table", "partition", "materializ
 # reltuples is -1 until the first VACUUM or ANALYZE (PostgreSQL 14+): rows unknown.
 TABLES_SQL: Final = """\
 SELECT c.oid, n.nspname, c.relname, c.relkind::text, c.relispartition, pn.nspname, p.relname,
-       t.rows, t.pages, t.bytes, t.inserts, t.updates, t.deletes, t.hot_updates
+       t.rows, t.pages, t.bytes, t.heap_bytes, t.inserts, t.updates, t.deletes, t.hot_updates
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_inherits i ON c.relispartition AND i.inhrelid = c.oid
@@ -39,6 +39,7 @@ CROSS JOIN LATERAL (
                 ELSE sum(greatest(l.reltuples, 0))::float8 END AS rows,
            coalesce(sum(l.relpages), 0)::bigint AS pages,
            coalesce(sum(pg_total_relation_size(l.oid)), 0)::bigint AS bytes,
+           coalesce(sum(pg_table_size(l.oid)), 0)::bigint AS heap_bytes,
            coalesce(sum(s.n_tup_ins), 0)::bigint AS inserts,
            coalesce(sum(s.n_tup_upd), 0)::bigint AS updates,
            coalesce(sum(s.n_tup_del), 0)::bigint AS deletes,
@@ -201,7 +202,8 @@ class TableInfo:
     kind: str = "table"  # table, partitioned table, partition, materialized view, foreign table
     rows: float | None = None
     pages: int = 0
-    total_bytes: int = 0
+    total_bytes: int = 0  # with indexes and TOAST
+    heap_bytes: int = 0  # without indexes (pg_table_size): what building an index reads
     indexes: tuple[ExistingIndex, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()  # this table's keys
     referenced_by: tuple[ForeignKey, ...] = ()  # other tables' keys to this one
@@ -340,7 +342,7 @@ def load_tables(conn: psycopg.Connection[Any],
 
     result: dict[tuple[str, str], TableInfo] = {}
     for (_oid, schema, name, relkind, is_partition, pschema, pname, rel_rows, pages, size,
-         ins, upd, dele, hot) in rows:
+         heap, ins, upd, dele, hot) in rows:
         key = (schema, name)
         kind = _KINDS[relkind]
         if kind == "table" and is_partition:
@@ -349,6 +351,7 @@ def load_tables(conn: psycopg.Connection[Any],
                      for c in columns.get(key, ()))
         result[key] = TableInfo(
             schema, name, kind, rows=rel_rows, pages=int(pages), total_bytes=int(size),
+            heap_bytes=int(heap),
             indexes=tuple(indexes.get(key, ())),
             foreign_keys=tuple(outgoing.get(key, ())),
             referenced_by=tuple(incoming.get(key, ())),

@@ -272,13 +272,14 @@ def choose(
 ) -> Chosen:
     """Analyse (unless ``analyses`` of the statements are given), propose, ask the
     planner, and select: no verification, nothing built."""
-    catalog = catalog or DatabaseCatalog.load(conn)
+    catalog = catalog or DatabaseCatalog(conn)
     if analyses is None:
         analyses = [analyze(s.query, catalog.relations) for s in statements]
     touched = {(r.schema, r.name) for a in analyses for r in a.relations if r.kind in INDEXABLE}
     tables = catalog.tables(touched)
     cands = generate(analyses, tables)
-    engine = open_engine(conn, whatif, max_table_bytes=max_table_bytes, allow_large=allow_large)
+    engine = open_engine(conn, whatif, max_table_bytes=max_table_bytes, allow_large=allow_large,
+                         catalog=catalog)
     plan_errors: dict[str, str] = {}
 
     def cost(query: str, indexes: Sequence[IndexDef]) -> float | None:
@@ -394,7 +395,9 @@ class IndexAdvisor:
                 detail=IndexDetail(index, choice.size, choice.benefit, choice.overhead,
                                    candidate.rule if candidate else None, create, drop))
 
-        trial = IndexTrial(index, max_table_bytes=max_bytes, allow_large=ctx.allow_large)
+        table = ctx.catalog.tables([(index.schema, index.table)]).get((index.schema, index.table))
+        trial = IndexTrial(index, table.total_bytes if table else 0, max_table_bytes=max_bytes,
+                           allow_large=ctx.allow_large)
         return Draft(f"index:{create}", trial, inputs, estimated, finish)
 
 
@@ -420,7 +423,7 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     With a knowledge base session, statements it already has an answer for are
     skipped (and cited), and the findings are stored in it afterwards.
     """
-    catalog = DatabaseCatalog.load(conn)
+    catalog = DatabaseCatalog(conn)
     statements = workload.statements
     analyses = [analyze(s.query, catalog.relations) for s in statements]
     known: list[Known] = []

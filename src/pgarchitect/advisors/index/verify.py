@@ -19,7 +19,6 @@ import psycopg
 from pgarchitect.advisors.index.selection import Choice
 from pgarchitect.catalog.index import IndexDef
 from pgarchitect.confidence import interpolate, measured_factors, score
-from pgarchitect.measure import table_bytes
 from pgarchitect.plans import Plan
 from pgarchitect.proposal import Factor, Measurement
 
@@ -44,12 +43,13 @@ class IndexTrial:
     """An index built (not concurrently) inside the measurement's transaction."""
 
     index: IndexDef
+    table_bytes: int  # the table's size with its indexes, from the catalog
     max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES
     allow_large: bool = False
     names: set[str] = field(default_factory=set)  # what plans call it, once built
 
     def refusal(self, conn: psycopg.Connection[Any]) -> str | None:
-        size = table_bytes(conn, self.index.schema, self.index.table)
+        size = self.table_bytes
         if size > self.max_table_bytes and not self.allow_large:
             return (f"Not measured: table {self.index.schema}.{self.index.table} is "
                     f"{size / 1e9:.1f} GB, above the limit of {self.max_table_bytes / 1e9:.1f} "

@@ -37,7 +37,9 @@ import psycopg
 from psycopg import pq, sql
 
 from pgarchitect import db
+from pgarchitect.catalog import DatabaseCatalog
 from pgarchitect.catalog.index import IndexDef, quote
+from pgarchitect.catalog.tables import TableInfo
 from pgarchitect.errors import CapabilityMissing, ConfigError, PgArchitectError
 from pgarchitect.plans import NoPlan, Plan, generic_plan
 
@@ -176,34 +178,7 @@ class WhatIf(Protocol):
         ...
 
 
-# -- catalog ----------------------------------------------------------------------
-
-EXISTING_INDEXES_SQL = """
-SELECT ic.relname, quote_ident(ic.relname), pg_get_indexdef(i.indexrelid)
-FROM pg_index i
-JOIN pg_class ic ON ic.oid = i.indexrelid
-JOIN pg_class tc ON tc.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = tc.relnamespace
-WHERE n.nspname = %s AND tc.relname = %s
-  AND i.indisvalid  -- the planner ignores invalid indexes (a failed CONCURRENTLY build)
-  AND NOT starts_with(ic.relname, %s)  -- the sandbox's own
-"""
-
-INDEX_SIZE_SQL = """
-SELECT coalesce((SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree(c.oid) p),
-                pg_relation_size(c.oid))::bigint
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relname = %s
-"""
-
-# A partitioned table (or index) has no storage itself: sum its partitions
-# (pg_partition_tree gives no row for a relation outside a partition tree).
-TABLE_SIZE_SQL = """
-SELECT coalesce((SELECT sum(pg_table_size(p.relid)) FROM pg_partition_tree(c.oid) p),
-                pg_table_size(c.oid))::bigint
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'm')
-"""
+# -- queries of the engines' own ------------------------------------------------------
 
 BUILT_INDEX_SQL = """
 SELECT quote_ident(c.relname), pg_get_indexdef(c.oid),
@@ -211,12 +186,6 @@ SELECT quote_ident(c.relname), pg_get_indexdef(c.oid),
                 pg_relation_size(c.oid))::bigint
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('i', 'I')
-"""
-
-PARTITIONED_SQL = """
-SELECT c.relkind = 'p'
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relname = %s
 """
 
 # HypoPG 1.3.1 puts a hypothetical index of a partitioned table on each partition
@@ -354,9 +323,12 @@ class _Engine:
 
     name = "engine"
 
-    def __init__(self, conn: psycopg.Connection[Any], cache: CostCache | None = None) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], cache: CostCache | None = None,
+                 catalog: DatabaseCatalog | None = None) -> None:
         self.conn = conn
         self.cache = cache if cache is not None else CostCache()
+        # Existing indexes, sizes and kinds of tables come from the audit's catalog.
+        self.catalog = catalog if catalog is not None else DatabaseCatalog(conn)
         self._existing: dict[tuple[str, str], dict[str, str]] = {}  # table -> canonical -> name
         self._known_duplicate: dict[IndexDef, str | None] = {}  # index -> existing name
         self._sizes: dict[IndexDef, int] = {}
@@ -398,12 +370,22 @@ class _Engine:
 
     # -- existing indexes
 
+    def _table(self, schema: str, table: str) -> TableInfo | None:
+        return self.catalog.tables([(schema, table)]).get((schema, table))
+
     def _existing_indexes(self, schema: str, table: str) -> dict[str, str]:
-        """Canonical definition -> name of the valid indexes on the table (read once)."""
+        """Canonical definition -> name of the valid indexes on the table (read once).
+
+        The planner ignores an invalid index (a failed CONCURRENTLY build), and the
+        sandbox's own are not the database's.
+        """
         key = (schema, table)
         if key not in self._existing:
-            rows = _rows(self.conn, EXISTING_INDEXES_SQL, [schema, table, SANDBOX_PREFIX])
-            self._existing[key] = {_canonical(d, q): name for name, q, d in rows}
+            info = self._table(schema, table)
+            self._existing[key] = {
+                _canonical(i.sql, quote(i.name)): i.name
+                for i in (info.indexes if info else ())
+                if i.valid and i.sql and not i.name.startswith(SANDBOX_PREFIX)}
         return self._existing[key]
 
     def _duplicate_of(self, index: IndexDef, canonical: str | None = None) -> str | None:
@@ -423,8 +405,8 @@ class _Engine:
         return name
 
     def _existing_size(self, index: IndexDef, name: str) -> int:
-        rows = _rows(self.conn, INDEX_SIZE_SQL, [index.schema, name])
-        return int(rows[0][0] or 0) if rows else 0
+        info = self._table(index.schema, index.table)
+        return next((i.bytes for i in (info.indexes if info else ()) if i.name == name), 0)
 
     # -- planning
 
@@ -469,15 +451,15 @@ class HypoPGWhatIf(_Engine):
 
     def __init__(self, conn: psycopg.Connection[Any], *,
                  max_hypothetical: int = DEFAULT_MAX_HYPOTHETICAL,
-                 cache: CostCache | None = None) -> None:
-        super().__init__(conn, cache)
+                 cache: CostCache | None = None,
+                 catalog: DatabaseCatalog | None = None) -> None:
+        super().__init__(conn, cache, catalog)
         found = db.extension(conn, "hypopg")
         if found is None:
             raise _hypopg_missing(conn)
         self.schema, self.version = found
         self.max_hypothetical = max_hypothetical
         self._kinds: dict[tuple[object, ...], bool] = {}
-        self._partitioned: dict[tuple[str, str], bool] = {}
         self._kind_errors: dict[tuple[object, ...], str] = {}
         self._live: dict[IndexDef, tuple[int, str]] = {}  # created now: OID, name
         self._created = 0  # OIDs handed out since the last reset
@@ -567,11 +549,8 @@ class HypoPGWhatIf(_Engine):
         """A partial or expression index on a partitioned table (see PARTITIONED_UNMODELED)."""
         if index.where is None and all(k.expression is None for k in index.keys):
             return False
-        key = (index.schema, index.table)
-        if key not in self._partitioned:
-            rows = _rows(self.conn, PARTITIONED_SQL, list(key))
-            self._partitioned[key] = bool(rows and rows[0][0])
-        return self._partitioned[key]
+        info = self._table(index.schema, index.table)
+        return info is not None and info.kind == "partitioned table"
 
     def _definition_error(self, index: IndexDef) -> NoPlan | None:
         """Why PostgreSQL itself refuses the definition, tried on an empty copy of the table.
@@ -710,8 +689,9 @@ class SandboxWhatIf(_Engine):
                  max_table_bytes: int = DEFAULT_MAX_TABLE_BYTES, allow_large: bool = False,
                  lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
                  statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
-                 cache: CostCache | None = None, hint: str = HINT_NO_HYPOPG) -> None:
-        super().__init__(conn, cache)
+                 cache: CostCache | None = None, hint: str = HINT_NO_HYPOPG,
+                 catalog: DatabaseCatalog | None = None) -> None:
+        super().__init__(conn, cache, catalog)
         self.max_table_bytes = max_table_bytes
         self.allow_large = allow_large
         self.lock_timeout = lock_timeout
@@ -724,11 +704,11 @@ class SandboxWhatIf(_Engine):
         """Why the table may not be built on (missing, or above the size limit), or None."""
         key = (index.schema, index.table)
         if key not in self._refused:
-            rows = _rows(self.conn, TABLE_SIZE_SQL, list(key))
+            info = self._table(*key)
             reason = None
-            if not rows:
+            if info is None:
                 reason = NoPlan(f"Table {_table(index)} does not exist.", "42P01")
-            elif not self.allow_large and (size := int(rows[0][0] or 0)) > self.max_table_bytes:
+            elif not self.allow_large and (size := info.heap_bytes) > self.max_table_bytes:
                 reason = NoPlan(
                     f"Table {_table(index)} is {pretty_bytes(size)}, above the sandbox limit "
                     f"of {pretty_bytes(self.max_table_bytes)}: {self.hint}.")
@@ -805,7 +785,7 @@ class CompositeWhatIf(_Engine):
                  cache: CostCache | None = None) -> None:
         if hypopg.conn is not sandbox.conn:
             raise ValueError("the two engines must share one connection")
-        super().__init__(hypopg.conn, cache)
+        super().__init__(hypopg.conn, cache, hypopg.catalog)
         self.hypopg, self.sandbox = hypopg, sandbox
 
     def supports(self, index: IndexDef) -> bool:
@@ -860,6 +840,7 @@ def open_engine(
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     statement_timeout: str = DEFAULT_STATEMENT_TIMEOUT,
     max_hypothetical: int = DEFAULT_MAX_HYPOTHETICAL,
+    catalog: DatabaseCatalog | None = None,
 ) -> WhatIf:
     """The engine for ``mode``: ``hypopg``, ``sandbox``, or ``auto``.
 
@@ -876,12 +857,13 @@ def open_engine(
     if mode == "hypopg" and not has_hypopg:
         raise _hypopg_missing(conn)
     if mode == "hypopg":
-        return HypoPGWhatIf(conn, max_hypothetical=max_hypothetical)
+        return HypoPGWhatIf(conn, max_hypothetical=max_hypothetical, catalog=catalog)
     hint = (HINT_NO_HYPOPG if not has_hypopg
             else HINT_HYPOPG_UNUSED if mode == "sandbox" else HINT_BEHIND_HYPOPG)
     sandbox = SandboxWhatIf(conn, max_table_bytes=max_table_bytes, allow_large=allow_large,
                             lock_timeout=lock_timeout, statement_timeout=statement_timeout,
-                            hint=hint)
+                            hint=hint, catalog=catalog)
     if mode == "sandbox" or not has_hypopg:
         return sandbox
-    return CompositeWhatIf(HypoPGWhatIf(conn, max_hypothetical=max_hypothetical), sandbox)
+    return CompositeWhatIf(HypoPGWhatIf(conn, max_hypothetical=max_hypothetical,
+                                        catalog=catalog), sandbox)
