@@ -18,10 +18,11 @@ from typing import Any, Protocol
 import psycopg
 
 from pgarchitect.analysis import Param
-from pgarchitect.plans import NoPlan, Plan, explain_analyze, sample_parameters
+from pgarchitect.plans import NoPlan, ParameterSet, Plan, explain_analyze, sample_parameter_sets
 from pgarchitect.proposal import Measurement
 
 DEFAULT_RUNS = 3
+DEFAULT_SETS = 3  # parameter sets each statement is measured with
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class StatementInput:
     params: Sequence[Param] = ()
     known: Sequence[Sequence[str | None]] = ()  # bind values seen in a log
     weight: float = 1.0  # its share of the benefit (time or calls)
+    mean_ms: float | None = None  # the workload's mean execution time, when counted
+    hit_ratio: float | None = None  # the workload's shared-buffer hit ratio
 
 
 class Trial(Protocol):
@@ -92,18 +95,29 @@ class RewriteTrial:
 def _runs(conn: psycopg.Connection[Any], query: str, values: Sequence[str | None],
           runs: int, allow_writes: bool) -> list[Plan] | NoPlan:
     # One run first to warm the cache: the first execution reads from disk, the
-    # others from shared buffers, and both sides should be compared warm.
+    # others from shared buffers, and both sides should be compared warm. It is
+    # kept (first) for the comparison with the workload's mean and hit ratio.
     plans: list[Plan] = []
     for _ in range(runs + 1):
         plan = explain_analyze(conn, query, values, allow_writes=allow_writes)
         if isinstance(plan, NoPlan):
             return plan
         plans.append(plan)
-    return plans[1:]
+    return plans
 
 
 def _times(plans: Sequence[Plan]) -> tuple[float, ...]:
     return tuple(p.execution_ms for p in plans if p.execution_ms is not None)
+
+
+def _hit_ratio(plans: Sequence[Plan]) -> float | None:
+    """Shared-buffer hits over hits and reads (the root's counts include its children's)."""
+    hit = sum(p.root.shared_hit or 0 for p in plans)
+    read = sum(p.root.shared_read or 0 for p in plans)
+    return hit / (hit + read) if hit + read else None
+
+
+Runs = list[list[Plan]]  # per parameter set: the warm-up run, then the timed runs
 
 
 def measure(
@@ -112,10 +126,18 @@ def measure(
     statements: Sequence[StatementInput],
     *,
     runs: int = DEFAULT_RUNS,
+    sets: int = DEFAULT_SETS,
     allow_writes: bool = False,
     estimated: Mapping[str, float] | None = None,
 ) -> list[Measurement]:
-    """Measure ``statements`` without and with ``trial``'s change (then rolled back)."""
+    """Measure ``statements`` without and with ``trial``'s change (then rolled back).
+
+    Each statement runs with up to ``sets`` parameter sets, each once to warm the
+    cache and ``runs`` times timed, before and after the change. The first runs of
+    the sets before the change are as cold as the workload's own executions can be
+    here: with the timed ones they give the measured mean and hit ratio that are
+    compared with the workload's.
+    """
     estimated = estimated or {}
 
     def unmeasured(query: str, reason: str, values: tuple[str | None, ...] = (),
@@ -126,38 +148,58 @@ def measure(
     refusal = trial.refusal(conn)
     if refusal is not None:
         return [unmeasured(s.query, refusal) for s in statements]
-    inputs: list[tuple[StatementInput, tuple[str | None, ...], tuple[str, ...]]] = []
+    inputs: list[tuple[StatementInput, list[ParameterSet]]] = []
     results: dict[str, Measurement] = {}
     for s in statements:
-        chosen = sample_parameters(conn, s.query, s.params, s.known)
+        chosen = sample_parameter_sets(conn, s.query, s.params, s.known, count=sets)
         if isinstance(chosen, NoPlan):
             results[s.query] = unmeasured(s.query, chosen.reason)
         else:
-            inputs.append((s, chosen.values, chosen.origins))
-    before: dict[str, list[Plan] | NoPlan] = {}
-    after: dict[str, list[Plan] | NoPlan] = {}
+            inputs.append((s, chosen))
+    before: dict[str, Runs | NoPlan] = {}
+    after: dict[str, Runs | NoPlan] = {}
     try:
         with conn.transaction(force_rollback=True):
-            for s, values, _ in inputs:
-                before[s.query] = _runs(conn, s.query, values, runs, allow_writes)
+            for s, chosen in inputs:
+                before[s.query] = _run_sets(conn, s.query, chosen, runs, allow_writes)
             trial.apply(conn)
-            for s, values, _ in inputs:
-                after[s.query] = _runs(conn, trial.statement(s.query), values, runs,
-                                       allow_writes)
+            for s, chosen in inputs:
+                after[s.query] = _run_sets(conn, trial.statement(s.query), chosen, runs,
+                                           allow_writes)
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
         reason = ("Not measured: could not make the change in time "
                   f"({type(exc).__name__}: lock_timeout or statement_timeout)")
         return [unmeasured(s.query, reason) for s in statements]
-    for s, values, origins in inputs:
+    for s, chosen in inputs:
         b, a = before[s.query], after[s.query]
+        first = chosen[0]
         if isinstance(b, NoPlan) or isinstance(a, NoPlan):
             failed = b if isinstance(b, NoPlan) else a
             assert isinstance(failed, NoPlan)
-            results[s.query] = unmeasured(s.query, failed.reason, values, origins)
+            results[s.query] = unmeasured(s.query, failed.reason, first.values, first.origins)
             continue
+        every_before = [p for plans in b for p in plans]
+        times = _times(every_before)
         replaced = trial.statement(s.query)
         results[s.query] = Measurement(
-            s.query, values, origins, _times(b), _times(a), all(trial.used(p) for p in a),
-            estimated.get(s.query), after_query=replaced if replaced != s.query else None)
+            s.query, first.values, first.origins,
+            tuple(t for plans in b for t in _times(plans[1:])),
+            tuple(t for plans in a for t in _times(plans[1:])),
+            all(trial.used(p) for plans in a for p in plans[1:]),
+            estimated.get(s.query), after_query=replaced if replaced != s.query else None,
+            parameter_sets=len(chosen), runs_per_set=runs,
+            measured_mean_ms=sum(times) / len(times) if times else None,
+            measured_hit_ratio=_hit_ratio(every_before),
+            workload_mean_ms=s.mean_ms, workload_hit_ratio=s.hit_ratio)
     return [results[s.query] for s in statements]
 
+
+def _run_sets(conn: psycopg.Connection[Any], query: str, chosen: Sequence[ParameterSet],
+              runs: int, allow_writes: bool) -> Runs | NoPlan:
+    out: Runs = []
+    for values in chosen:
+        plans = _runs(conn, query, values.values, runs, allow_writes)
+        if isinstance(plans, NoPlan):
+            return plans
+        out.append(plans)
+    return out

@@ -693,6 +693,9 @@ SAMPLE_PAGES = 32
 # Where in the histogram a one-sided range bound is taken: near the far end, so
 # ``col > $1`` keeps about a tenth of the rows, as an application's query would.
 ONE_SIDED_POSITION = 0.9
+# Histogram points for an equality's further parameter sets: the middle, then a low
+# and a high value, so that three sets see three parts of the distribution.
+VARIANT_POSITIONS = (0.5, 0.2, 0.8)
 # A two-sided range (BETWEEN, or > and <) on one column: a tenth around the median.
 TWO_SIDED_POSITIONS = {"lower": 0.45, "upper": 0.55}
 # LIMIT $n: pg_stat_statements hides the number; 0 would measure nothing.
@@ -756,7 +759,7 @@ def _fits(type_: _Type, column: tuple[str, str] | None) -> bool:
     return type_.category == category
 
 
-def _sample_value(conn: psycopg.Connection[Any], col: ColumnRef) -> str | None:
+def _sample_value(conn: psycopg.Connection[Any], col: ColumnRef, seed: int = 0) -> str | None:
     """A non-NULL value of the column from a sampled row (the statistics had none)."""
     table, column = sql.Identifier(col.schema, col.table), sql.Identifier(col.column)
     try:
@@ -766,8 +769,9 @@ def _sample_value(conn: psycopg.Connection[Any], col: ColumnRef) -> str | None:
                 percent = 100.0 * SAMPLE_PAGES / pages[0][0]
                 # REPEATABLE: the same rows on every run, so measurements compare.
                 rows = _rows(conn, sql.SQL(
-                    "SELECT {}::text FROM {} TABLESAMPLE SYSTEM (%s) REPEATABLE (0) "
-                    "WHERE {} IS NOT NULL LIMIT 1").format(column, table, column), [percent])
+                    "SELECT {}::text FROM {} TABLESAMPLE SYSTEM (%s) REPEATABLE (%s) "
+                    "WHERE {} IS NOT NULL LIMIT 1").format(column, table, column),
+                    [percent, seed])
                 if rows:
                     return str(rows[0][0])
             rows = _rows(conn, sql.SQL("SELECT {}::text FROM {} WHERE {} IS NOT NULL LIMIT 1")
@@ -803,14 +807,20 @@ def _array_literal(values: Sequence[str]) -> str:
 
 
 def _from_stats(stats: _Stats, role: str | None, side: str | None, position: float,
-                nth: int) -> tuple[str, str] | None:
-    """A value from pg_stats for a parameter with this role, or None."""
+                nth: int, variant: int = 0) -> tuple[str, str] | None:
+    """A value from pg_stats for a parameter with this role, or None.
+
+    ``variant`` picks another value of the same kind for another parameter set: the
+    next most common value, or another point of the histogram (a range keeps its
+    bound, so that each set is as selective as the first).
+    """
     if (role == "range" or side in ("lower", "upper")) and stats.histogram:
         return _at(stats.histogram, position), "histogram"
     if stats.mcv:
-        return stats.mcv[nth % len(stats.mcv)], "mcv"
+        return stats.mcv[(nth + variant) % len(stats.mcv)], "mcv"
     if stats.histogram:
-        return _at(stats.histogram, 0.5), "histogram"
+        return _at(stats.histogram, VARIANT_POSITIONS[variant % len(VARIANT_POSITIONS)]), \
+            "histogram"
     return None
 
 
@@ -820,7 +830,25 @@ def sample_parameters(
     params: Sequence[Param] = (),
     known: Sequence[Sequence[str | None]] = (),
 ) -> ParameterSet | NoPlan:
-    """Realistic values for the ``$n`` of ``query``, to measure it with.
+    """Realistic values for the ``$n`` of ``query``, to measure it with (the first of
+    :func:`sample_parameter_sets`)."""
+    sets = sample_parameter_sets(conn, query, params, known, count=1)
+    return sets if isinstance(sets, NoPlan) else sets[0]
+
+
+def sample_parameter_sets(
+    conn: psycopg.Connection[Any],
+    query: str,
+    params: Sequence[Param] = (),
+    known: Sequence[Sequence[str | None]] = (),
+    *,
+    count: int = 3,
+) -> list[ParameterSet] | NoPlan:
+    """Up to ``count`` different sets of realistic values for the ``$n`` of ``query``.
+
+    A statement is measured with several, drawn the way the workload's values are,
+    so that one lucky value (a user with three rows, all cached) does not stand for
+    the workload.
 
     In order of preference: the first complete execution in ``known`` (bind values
     from a log, one tuple per execution; complete means a value, not None, for
@@ -830,7 +858,10 @@ def sample_parameters(
     or a prefix pattern for LIKE; a sampled row of the table; a default for its
     place in the statement (LIMIT 10, date_trunc's 'day', AT TIME ZONE 'UTC') or
     of its type (an interval: '7 days'). A column whose values the parameter's
-    type would not accept (``now() - ts > $1::interval``) is not sampled.
+    type would not accept (``now() - ts > $1::interval``) is not sampled. Further
+    sets take further complete executions of ``known`` (spread over them), or the
+    next most common values, other histogram points and other sampled rows. Sets
+    that come out the same are given once.
     """
     stmt = _check(query)
     if isinstance(stmt, NoPlan):
@@ -839,10 +870,23 @@ def sample_parameters(
     if isinstance(types, NoPlan):
         return types
     names = tuple(t.name for t in types)
-    for row in known:
-        if len(row) == len(types) and all(v is not None for v in row):
-            return ParameterSet(tuple(row), ("log",) * len(types), names)
+    complete = list(dict.fromkeys(
+        tuple(row) for row in known
+        if len(row) == len(types) and all(v is not None for v in row)))
+    if complete:
+        picked = dict.fromkeys(complete[i * len(complete) // count] for i in range(count))
+        return [ParameterSet(row, ("log",) * len(types), names) for row in picked]
+    sets: dict[tuple[str | None, ...], ParameterSet] = {}
+    for variant in range(count):
+        chosen = _sampled(conn, stmt, types, params, variant)
+        sets.setdefault(chosen.values, chosen)
+    return list(sets.values())
 
+
+def _sampled(conn: psycopg.Connection[Any], stmt: _Statement, types: Sequence[_Type],
+             params: Sequence[Param], variant: int) -> ParameterSet:
+    """One set of values from the columns' statistics, sampled rows and defaults."""
+    names = tuple(t.name for t in types)
     by_number = {p.number: p for p in params}
     # Columns bounded from both sides (BETWEEN, or > and <) take two close bounds.
     sides: dict[ColumnRef, set[str]] = {}
@@ -870,7 +914,7 @@ def sample_parameters(
                     position = {"lower": ONE_SIDED_POSITION,
                                 "upper": 1 - ONE_SIDED_POSITION}.get(side or "", 0.5)
                 found = _column_value(conn, param, col, stats[col], side, position,
-                                      used.get(col, 0), type_)
+                                      used.get(col, 0), type_, variant)
                 used[col] = used.get(col, 0) + 1
             chosen.append(found or (_default(type_, side), "default"))
     return ParameterSet(tuple(v for v, _ in chosen), tuple(o for _, o in chosen), names)
@@ -878,11 +922,12 @@ def sample_parameters(
 
 def _column_value(
     conn: psycopg.Connection[Any], param: Param, col: ColumnRef, stats: _Stats | None,
-    side: str | None, position: float, nth: int, type_: _Type,
+    side: str | None, position: float, nth: int, type_: _Type, variant: int = 0,
 ) -> tuple[str, str] | None:
     """A value for a parameter compared with ``col``, shaped for its role, and its origin."""
-    found = None if stats is None else _from_stats(stats, param.role, side, position, nth)
-    if found is None and (sampled := _sample_value(conn, col)) is not None:
+    found = (None if stats is None
+             else _from_stats(stats, param.role, side, position, nth, variant))
+    if found is None and (sampled := _sample_value(conn, col, variant)) is not None:
         found = sampled, "sample"
     if found is None:
         return None

@@ -83,6 +83,14 @@ class Measurement:
     cost_before: float | None = None
     cost_after: float | None = None
     after_query: str | None = None  # what ran after, when the change replaces the statement
+    parameter_sets: int = 1  # different parameter sets it ran with
+    runs_per_set: int = 0  # timed runs of each set (0: all runs are one set)
+    # Is the measurement like the workload? The mean and hit ratio of every run before
+    # the change (the sets' cold first runs included), and the workload's own.
+    measured_mean_ms: float | None = None
+    measured_hit_ratio: float | None = None
+    workload_mean_ms: float | None = None
+    workload_hit_ratio: float | None = None
 
     @property
     def measured(self) -> bool:
@@ -106,17 +114,21 @@ class Measurement:
 
     @property
     def spread(self) -> float:
-        """Coefficient of variation of the runs after the change (0 = perfectly stable).
+        """Coefficient of variation of the runs after the change (0 = perfectly stable):
+        computed within each parameter set (sets differ by design, that is not noise),
+        the median over the sets (one noisy set on a shared machine is not instability).
 
         Below a millisecond, timer and scheduling noise is all there is to see: such
         runs count as stable.
         """
-        if len(self.after_ms) < 2:
-            return 0.0
-        mean = statistics.fmean(self.after_ms)
-        if mean < NOISE_FLOOR_MS:
-            return 0.0
-        return statistics.pstdev(self.after_ms) / mean
+        size = self.runs_per_set or len(self.after_ms)
+        spreads = []
+        for start in range(0, len(self.after_ms), max(size, 1)):
+            runs = self.after_ms[start:start + size]
+            mean = statistics.fmean(runs) if runs else 0.0
+            spreads.append(statistics.pstdev(runs) / mean
+                           if len(runs) >= 2 and mean >= NOISE_FLOOR_MS else 0.0)
+        return statistics.median(spreads) if spreads else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,7 +138,11 @@ class Measurement:
             "after_ms": list(self.after_ms), "median_before_ms": self.median_before,
             "median_after_ms": self.median_after, "measured_gain": self.gain,
             "uses_change": self.uses_change, "reason": self.reason,
-            "after_query": self.after_query,
+            "after_query": self.after_query, "parameter_sets": self.parameter_sets,
+            "runs_per_set": self.runs_per_set, "measured_mean_ms": self.measured_mean_ms,
+            "measured_hit_ratio": self.measured_hit_ratio,
+            "workload_mean_ms": self.workload_mean_ms,
+            "workload_hit_ratio": self.workload_hit_ratio,
         }
 
     @classmethod
@@ -135,7 +151,10 @@ class Measurement:
             doc["query"], tuple(doc.get("values") or ()), tuple(doc.get("origins") or ()),
             tuple(doc.get("before_ms") or ()), tuple(doc.get("after_ms") or ()),
             bool(doc.get("uses_change")), doc.get("estimated_gain"), doc.get("reason"),
-            doc.get("cost_before"), doc.get("cost_after"), doc.get("after_query"))
+            doc.get("cost_before"), doc.get("cost_after"), doc.get("after_query"),
+            doc.get("parameter_sets", 1), doc.get("runs_per_set", 0),
+            doc.get("measured_mean_ms"), doc.get("measured_hit_ratio"),
+            doc.get("workload_mean_ms"), doc.get("workload_hit_ratio"))
 
 
 class Detail(Protocol):

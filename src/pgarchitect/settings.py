@@ -130,6 +130,13 @@ SETTINGS: tuple[Setting, ...] = (
         kind=float,
     ),
     Setting(
+        "measure_sets",
+        3,
+        "Measurement: parameter sets each statement runs with, before and after a change "
+        "(each warmed once, then timed --runs times).",
+        kind=int,
+    ),
+    Setting(
         "audit_window",
         "7d",
         "Audit: the window of pg_stat_statements counters (snapshot deltas, e.g. 7d or 24h) "

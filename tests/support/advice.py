@@ -70,6 +70,8 @@ def describe(advice: Advice) -> str:
     lines = [f"engine {advice.engine}"]
     for p in advice.proposals:
         lines.append(f"recommended {index_of(p)} ({p.confidence:g}%): {p.reasoning}")
+        lines.append("  factors: " + "; ".join(f"{f.name} {f.value:.2f} ({f.detail})"
+                                               for f in p.factors))
     for s in advice.statements:
         lines.append(f"statement {s.query!r}: cost {s.cost_before} -> {s.cost_after}, "
                      f"uses {list(s.indexes)}, reason {s.reason!r}")

@@ -82,6 +82,7 @@ class Draft:
         """Measure (unless turned off) and finish."""
         if ctx.verify:
             measurements = measure(ctx.conn, self.trial, self.inputs, runs=ctx.runs,
+                                   sets=ctx.config.get_int("measure_sets"),
                                    allow_writes=ctx.allow_writes, estimated=self.estimated)
         else:
             measurements = [Measurement(s.query, estimated_gain=self.estimated.get(s.query),

@@ -370,7 +370,10 @@ class IndexAdvisor:
             weights[query] = s.total_ms if selection.unit == "ms" else before - after
             estimated[query] = 1.0 - after / before if before else 0.0
             costs[query] = (before, after)
-            inputs.append(StatementInput(query, a.params, s.params, weights[query]))
+            counted = s.calls > 0 and s.total_ms > 0  # a workload's, not text's
+            inputs.append(StatementInput(query, a.params, s.params, weights[query],
+                                         s.mean_ms if counted else None,
+                                         s.hit_ratio if counted else None))
         index = choice.index
         create = index.create_sql().as_string(ctx.conn)
         drop = index.drop_sql().as_string(ctx.conn)
