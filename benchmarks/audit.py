@@ -25,7 +25,8 @@ Then ``pgarchitect.audit.run`` audits the database as a first audit would: the
 knowledge base is on and empty (the server has no pgvector: embeddings are ranked
 in numpy), HypoPG is the what-if engine, no language model, every statement kept
 (``Filters(min_mean_ms=0, min_calls=0, top=N)``), each proposal measured with
-``runs`` EXPLAIN ANALYZE runs before and after (plus one warm-up run each side),
+``runs`` EXPLAIN ANALYZE runs of each of its parameter sets (``measure_sets``, 3)
+before and after (plus one warm-up run of each set on each side),
 inside rolled-back transactions, within the audit's default budget (a quarter of
 the database's size) unless --budget says otherwise. The embedding model is loaded (and timed) just
 before the audit, as a first audit in a fresh process loads it. Printed: the
@@ -44,29 +45,26 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from _common import cpu, machine
+from _common import cpu, machine, pg15_server
 from psycopg import sql
 from psycopg.types.numeric import Int8Dumper
 
 from pgarchitect import audit
 from pgarchitect.analysis import fingerprint
 from pgarchitect.knowledge.embed import default_embedder
-from pgarchitect.server import LocalServer
 from pgarchitect.settings import load_config
 from pgarchitect.workload import Filters
 from pgarchitect.workload.collect import Request
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
 DEFAULT_SERVER_DIR = Path("/tmp/pgarchitect-audit-bench/server")
 DATABASE = "logistics"
 TARGET_S = 60.0
@@ -771,31 +769,6 @@ def statement_entries(conn: Conn) -> int:
 
 # -- the server ----------------------------------------------------------------------------
 
-@contextmanager
-def pg15_server(server_dir: Path, keep: bool) -> Iterator[str]:
-    """Debian's PostgreSQL 15 in ``server_dir`` with the database; yields its conninfo."""
-    if not (PG15_BINDIR / "postgres").is_file():
-        raise SystemExit(f"No PostgreSQL 15 in {PG15_BINDIR}: apt-get install postgresql-15 "
-                         "postgresql-15-hypopg (scripts/install-system-deps.sh)")
-    server = LocalServer(bindir=PG15_BINDIR, datadir=server_dir / "pg15", os_user="postgres",
-                         settings=SERVER_SETTINGS)
-    _, was_running = server.start()
-    try:
-        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (DATABASE,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-        yield server.conninfo(DATABASE)
-    finally:
-        if keep:
-            print(f"server kept running in {server_dir}: {server.url(DATABASE)}",
-                  file=sys.stderr)
-        elif not was_running:
-            server.destroy()
-        else:
-            print("server was already running before this run: left as it was", file=sys.stderr)
-
-
 def prepare(conn: Conn, sizes: Sizes, reload: bool) -> Loaded:
     """The extensions, the data (loaded, or reused when it has the same sizes), and no
     audit records or findings of an earlier run."""
@@ -884,6 +857,8 @@ def report(info: list[str], data: Loaded, queries: int, entries: int, calls: int
     measured = [m for p in proposals for m in p.statements if m.measured]
     sql_ms = sum(sum(m.before_ms) + sum(m.after_ms) for m in measured)
     helped = {m.query for m in measured}
+    sets = sum(m.parameter_sets for m in measured)  # each warmed once before and after
+    timed_runs = sum(len(m.before_ms) + len(m.after_ms) for m in measured)
     steps_s = sum(seconds.values())
     thresholds = next((n for n in r.notes if n.startswith("Thresholds:")), "")
     total_s = timed.model_s + timed.audit_s
@@ -896,9 +871,9 @@ def report(info: list[str], data: Loaded, queries: int, entries: int, calls: int
         "propose": "candidates, HypoPG what-if, selection: "
                    f"{counts.get('proposals', 0)} indexes chosen",
         "measure": f"{len(proposals)} proposals, {len(measured)} statement measurements "
-                   f"({len(helped)} statements), {len(measured) * 2 * (runs + 1)} EXPLAIN "
-                   f"ANALYZE; statements' own execution {sql_ms / 1000:.1f} s of the "
-                   f"{len(measured) * 2 * runs} timed runs",
+                   f"({len(helped)} statements, {sets} parameter sets), "
+                   f"{timed_runs + 2 * sets} EXPLAIN ANALYZE; statements' own execution "
+                   f"{sql_ms / 1000:.1f} s of the {timed_runs} timed runs",
         "remember": f"{counts.get('remembered', 0)} findings embedded and stored",
         "classify": f"{counts.get('rejected', 0)} rejected, {counts.get('pr_merge', 0)} "
                     f"pr_merge, {counts.get('pr_review', 0)} pr_review, "
@@ -967,7 +942,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = Sizes.at(args.scale)
     queries = workload(args.statements)
 
-    with pg15_server(args.server_dir, args.keep_server) as conninfo, \
+    server = pg15_server(args.server_dir, DATABASE, SERVER_SETTINGS, keep=args.keep_server)
+    with server as conninfo, \
             tempfile.TemporaryDirectory(prefix="pga-audit-bench-") as tmp:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             data = prepare(conn, sizes, args.reload)

@@ -56,10 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _common import machine
+from _common import machine, pg15_server
 from psycopg import sql
-
-from pgarchitect.server import LocalServer
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -69,7 +67,6 @@ DEFAULT_PEER_SETS = SHARED / "peers_sf1_indexsets.json"
 DEFAULT_PEER_TABLE = SHARED / "peers_sf1.txt"
 DEFAULT_DATA_DIR = Path("/tmp/pgarchitect-tpch/data")
 DEFAULT_SERVER_DIR = Path("/tmp/pgarchitect-tpch/server")
-PG15_BINDIR = Path("/usr/lib/postgresql/15/bin")
 
 SCHEMA = "tpch_sf1"
 DATABASE = "tpch"
@@ -589,31 +586,6 @@ def schema_bytes(conn: Conn) -> int:
 
 
 @contextmanager
-def pg15_server(server_dir: Path, keep: bool) -> Iterator[str]:
-    """Debian's PostgreSQL 15 in ``server_dir``, with the database ``tpch``; yields its conninfo."""
-    if not (PG15_BINDIR / "postgres").is_file():
-        raise SystemExit(f"No PostgreSQL 15 in {PG15_BINDIR}: apt-get install postgresql-15 "
-                         "postgresql-15-hypopg (or pass --dsn)")
-    server = LocalServer(bindir=PG15_BINDIR, datadir=server_dir / "pg15", os_user="postgres",
-                         settings=SERVER_SETTINGS)
-    _, was_running = server.start()
-    try:
-        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (DATABASE,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-        yield server.conninfo(DATABASE)
-    finally:
-        if keep:
-            print(f"server kept running: --dsn '{server.url(DATABASE)}' (or --keep-server again "
-                  f"with --server-dir {server_dir})", file=sys.stderr)
-        elif not was_running:
-            server.destroy()
-        else:
-            print("server was already running before this run: left as it was", file=sys.stderr)
-
-
-@contextmanager
 def given_server(dsn: str) -> Iterator[str]:
     yield dsn
 
@@ -843,7 +815,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error(f"--measure-peers: no peer set {key!r}")
 
     server = (given_server(args.dsn) if args.dsn
-              else pg15_server(args.server_dir, args.keep_server))
+              else pg15_server(args.server_dir, DATABASE, SERVER_SETTINGS, keep=args.keep_server))
     with server as conninfo:
         info = machine(conninfo, f"tpchgen-cli {_tpchgen_version()}")
         with connect(conninfo, args.planner) as conn:

@@ -28,8 +28,8 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,10 +38,10 @@ from psycopg.types.json import Jsonb
 
 from pgarchitect import db, store
 from pgarchitect.advisors import ADVISORS
-from pgarchitect.advisors.base import Advisor, Context, Outcome, Subject
+from pgarchitect.advisors.base import Advisor, Context, Outcome, Proposals, Subject
 from pgarchitect.analysis import Analysis, analyze
 from pgarchitect.catalog import DatabaseCatalog
-from pgarchitect.errors import AuditBusy
+from pgarchitect.errors import AuditBusy, PgArchitectError
 from pgarchitect.explain import explain
 from pgarchitect.knowledge.audit import Known, Session, findings_of, known_cases, remember
 from pgarchitect.knowledge.audit import session as knowledge_session
@@ -157,11 +157,6 @@ class AuditResult:
 # -- the store's records --------------------------------------------------------------
 
 
-def _statement_json(s: Statement) -> dict[str, Any]:
-    from dataclasses import asdict
-    return asdict(s)
-
-
 def _statement_of(doc: dict[str, Any]) -> Statement:
     doc = dict(doc)
     doc["params"] = tuple(tuple(p) for p in doc.get("params") or ())
@@ -213,23 +208,18 @@ class _Run:
     measured: dict[str, dict[str, Any]]  # key -> stored proposal
 
 
-def _lock_key(target: str) -> tuple[int, str]:
-    return AUDIT_LOCK_CLASS, target
-
-
 @contextmanager
 def _locked(store_conn: psycopg.Connection[Any], target: str) -> Iterator[None]:
     """Hold the audit lock of ``target`` (session level: a killed process frees it)."""
-    cls, name = _lock_key(target)
-    row = store_conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                             [cls, name]).fetchone()
+    key = [AUDIT_LOCK_CLASS, target]
+    row = store_conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", key).fetchone()
     if not (row and row[0]):
         raise AuditBusy(_busy_message(store_conn, target))
     try:
         yield
     finally:
         if not store_conn.closed and not store_conn.broken:
-            store_conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [cls, name])
+            store_conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", key)
 
 
 def _busy_message(store_conn: psycopg.Connection[Any], target: str) -> str:
@@ -281,7 +271,7 @@ def _open_run(store_conn: psycopg.Connection[Any], target: str, config: Config,
                        " errors = errors || '[\"abandoned: a new run was started\"]'::jsonb "
                        "WHERE target = %s AND status = 'running'", [target])
     source, workload = collect_workload()
-    frozen = {"statements": [_statement_json(s) for s in workload.statements],
+    frozen = {"statements": [asdict(s) for s in workload.statements],
               "skipped": [{"query": s.query, "reason": s.reason, "code": s.code}
                           for s in workload.skipped],
               "notes": workload.notes}
@@ -354,10 +344,25 @@ def run(config: Config, request: AuditRequest, *,
             store.migrate(store_conn)
             target = target_of(conn)
             with _locked(store_conn, target):
-                return _audit(conn, store_conn, target, config, request, progress)
+                try:
+                    return _audit(conn, store_conn, target, config, request, progress)
+                except (PgArchitectError, psycopg.Error) as exc:
+                    _record_error(store_conn, target, exc)
+                    raise
         finally:
             if store_conn is not conn:
                 store_conn.close()
+
+
+def _record_error(store_conn: psycopg.Connection[Any], target: str,
+                  exc: BaseException) -> None:
+    """Note why the run stopped on its record (it stays ``running``: the next audit
+    continues it). When the store itself is gone there is nothing to write to."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    with suppress(psycopg.Error):
+        store_conn.execute(
+            "UPDATE pgarchitect.audit_run SET errors = errors || %s WHERE target = %s "
+            "AND status = 'running'", [Jsonb([f"stopped: {first}"]), target])
 
 
 def _window(config: Config, request: AuditRequest) -> timedelta | None:
@@ -454,12 +459,14 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
                     proposal = draft.measure(ctx)
                 with steps.step("classify"):
                     proposal.rejected = _rejection(proposal, min_gain)
-                _store_proposal(store_conn, run_.id, draft.key, proposal)
-                result.proposals[draft.key] = proposal
+                # Remembered before it is stored as done: a run killed in between
+                # measures it again, and the knowledge base keeps one row of it.
                 with steps.step("remember"):
                     if kb is not None:
                         result.remembered.extend(
                             remember(kb, findings_of([proposal], analysis_of)))
+                _store_proposal(store_conn, run_.id, draft.key, proposal)
+                result.proposals[draft.key] = proposal
             steps.tick("measure", n, len(drafts))
             for r in open_:
                 keys = pending[r.position]
@@ -472,13 +479,13 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
             result.notes.extend(n for n in kb.notes if n not in result.notes)
     result.counts = _counts(result)
     result.seconds = steps.seconds
-    row = store_conn.execute(
-        "UPDATE pgarchitect.audit_run SET status = 'finished', finished_at = now(), "
-        "counts = %s, errors = %s, result = %s WHERE id = %s RETURNING finished_at",
-        [Jsonb(result.counts), Jsonb(result.errors), Jsonb({}), run_.id]).fetchone()
-    result.finished_at = row[0] if row else None
-    store_conn.execute("UPDATE pgarchitect.audit_run SET result = %s WHERE id = %s",
-                       [Jsonb(result.to_json()), run_.id])
+    now = store_conn.execute("SELECT now()").fetchone()
+    result.finished_at = now[0] if now else None
+    store_conn.execute(
+        "UPDATE pgarchitect.audit_run SET status = 'finished', finished_at = %s, "
+        "counts = %s, errors = %s, result = %s WHERE id = %s",
+        [result.finished_at, Jsonb(result.counts), Jsonb(result.errors),
+         Jsonb(result.to_json()), run_.id])
     return result
 
 
@@ -488,7 +495,7 @@ def _none() -> Iterator[Session | None]:
 
 
 def _propose(advisor: Advisor, ctx: Context, subjects: Sequence[Subject],
-             result: AuditResult) -> Any:
+             result: AuditResult) -> Proposals | None:
     """One advisor's proposals; an advisor that fails is reported, the audit goes on."""
     try:
         return advisor.propose(ctx, subjects)
