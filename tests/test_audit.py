@@ -82,6 +82,7 @@ def test_the_audit_runs_the_seven_steps(pg_db: TestDatabase, monkeypatch: pytest
         assert s["explanation"] and s["explanation"]["intent"], s
         assert s["proposals"] or (s["reason"] and s["reason_code"]), s
         assert s["action"] in (*ACTION_NAMES, REJECTED, "none"), s
+    assert doc["counts"]["solved_before"] == doc["counts"]["rejected_before"] == 0
     assert doc["proposals"], [(s["reason"], s["cost_before"]) for s in doc["statements"]]
     for p in doc["proposals"]:
         assert p["kind"] == "index" and p["forward"].startswith("CREATE INDEX")
@@ -108,6 +109,9 @@ def test_the_audit_runs_the_seven_steps(pg_db: TestDatabase, monkeypatch: pytest
     again = audit.run(load_config(), _request(pg_db)).to_json()
     solved = [s for s in again["statements"] if s["action"] == "solved"]
     assert solved and all(s["known"]["citation"].startswith("Solved before") for s in solved)
+    assert all(s["known"]["status"] != "rejected" for s in solved)
+    tried = [s for s in again["statements"] if s["action"] == "rejected_before"]
+    assert all(s["known"]["status"] == "rejected" for s in tried)
 
     # Under min_gain_pct a proposal is kept as rejected, and stored as such.
     monkeypatch.setenv("PGARCHITECT_MIN_GAIN_PCT", "99.9")

@@ -108,7 +108,7 @@ class StatementResult:
             "mean_ms": self.statement.mean_ms, "hit_ratio": self.statement.hit_ratio,
             "explanation": self.explanation,
             "known": self.known, "proposals": list(self.proposals),
-            "action": ("solved" if self.known else best.action if best else
+            "action": (_known_action(self.known) if self.known else best.action if best else
                        REJECTED if helping else "none"),
             "cost_before": o.cost_before if o else None,
             "cost_after": o.cost_after if o else None,
@@ -116,6 +116,11 @@ class StatementResult:
             "reason_code": o.code if o and not proposed else None,
             "resumed": self.resumed,
         }
+
+
+def _known_action(known: dict[str, Any]) -> str:
+    """A statement the knowledge base answered: solved, or its fix tried and rejected."""
+    return "rejected_before" if known.get("status") == "rejected" else "solved"
 
 
 @dataclass
@@ -543,6 +548,7 @@ def _counts(result: AuditResult) -> dict[str, int]:
         "slow_statements": len(result.statements),
         "skipped_statements": len(result.skipped),
         "solved_before": sum(1 for d in docs if d["action"] == "solved"),
+        "rejected_before": sum(1 for d in docs if d["action"] == "rejected_before"),
         "explained": sum(1 for s in result.statements if s.explanation is not None),
         "proposals": len(proposals),
         "rejected": actions.count(REJECTED),

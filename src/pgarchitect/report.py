@@ -178,6 +178,7 @@ def print_audit(out: Console, result: AuditResult) -> None:
               + (", continued" if result.resumed else "") + f"; {result.source}"
               + (f", window {result.window}" if result.window else "") + ")", soft_wrap=True)
     out.print(f"{c['slow_statements']} slow statements: {c['solved_before']} solved before, "
+              f"{c['rejected_before']} tried before and rejected, "
               f"{c['proposals'] - c['rejected']} proposals ({c['pr_merge']} PR merge, "
               f"{c['pr_review']} PR review, {c['log']} log, {c['investigate']} investigate), "
               f"{c['rejected']} rejected, {c['without_proposal']} without a proposal.\n",
