@@ -208,3 +208,31 @@ def test_two_audits_of_one_database_do_not_run_at_once(loaded: TestDatabase,
             child.kill()
     assert child.returncode == 0, err
     assert json.loads(out)["finished_at"]
+
+
+def test_an_audit_that_loses_its_connection_is_continued(loaded: TestDatabase,
+                                                           tmp_path: Path) -> None:
+    child = _audit_process(loaded, tmp_path)
+    try:
+        _wait_for(loaded, "SELECT count(*) >= 1 FROM pgarchitect.audit_proposal", child)
+        with loaded.connect() as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE application_name = 'pgarchitect' "
+                         "AND datname = current_database()")
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 3, err
+    assert "lost the connection" in err and "Traceback" not in err, err
+    with loaded.connect() as conn:
+        before = dict(conn.execute("SELECT key, measured_at FROM pgarchitect.audit_proposal"
+                                   ).fetchall())
+        status = conn.execute("SELECT status FROM pgarchitect.audit_run").fetchall()
+    assert status == [("running",)] and before
+    result = audit.run(load_config(), _request(loaded, runs=3))
+    assert result.resumed and result.finished_at is not None
+    with loaded.connect() as conn:
+        after = dict(conn.execute("SELECT key, measured_at FROM pgarchitect.audit_proposal"
+                                  ).fetchall())
+    assert {k: after[k] for k in before} == before

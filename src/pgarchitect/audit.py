@@ -263,7 +263,8 @@ def _open_run(store_conn: psycopg.Connection[Any], target: str, config: Config,
                 "pid = %s, host = %s WHERE id = %s", [os.getpid(), socket.gethostname(), run_id])
             frozen = row[4]
             workload = Workload([_statement_of(s) for s in frozen["statements"]],
-                                [Skipped(**s) for s in frozen["skipped"]], frozen["notes"])
+                                [Skipped(**s) for s in frozen["skipped"]], frozen["notes"],
+                                frozen.get("window_seconds"))
             done = {int(r[0]): r[1] for r in store_conn.execute(
                 "SELECT position, result FROM pgarchitect.audit_statement WHERE run_id = %s",
                 [run_id])}
@@ -279,7 +280,7 @@ def _open_run(store_conn: psycopg.Connection[Any], target: str, config: Config,
     frozen = {"statements": [asdict(s) for s in workload.statements],
               "skipped": [{"query": s.query, "reason": s.reason, "code": s.code}
                           for s in workload.skipped],
-              "notes": workload.notes}
+              "notes": workload.notes, "window_seconds": workload.window_seconds}
     row = store_conn.execute(
         "INSERT INTO pgarchitect.audit_run (target, pid, host, source, window_text, settings, "
         "workload) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id, started_at",
@@ -434,7 +435,7 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
         ctx = Context(conn, config, catalog, verify=request.verify, runs=request.runs,
                       allow_writes=request.allow_writes, allow_large=request.allow_large,
                       whatif=request.whatif, budget=request.budget,
-                      since_seconds=since.total_seconds() if since else None)
+                      since_seconds=workload.window_seconds)
         subjects = [Subject(r.statement, analyses[r.position]) for r in open_]
         drafts = []
         for advisor in ADVISORS:

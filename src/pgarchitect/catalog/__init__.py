@@ -21,6 +21,14 @@ from pgarchitect.catalog.tables import TableInfo, load_tables
 
 DATABASE_SIZE_SQL = "SELECT pg_database_size(current_database())"
 
+# Seconds the tables' write counters have been counting: since the database's
+# statistics were reset, else since the server started.
+COUNTERS_WINDOW_SQL = """
+SELECT extract(epoch FROM now() - coalesce(
+    (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
+    pg_postmaster_start_time()))
+"""
+
 
 @dataclass
 class DatabaseCatalog:
@@ -33,6 +41,7 @@ class DatabaseCatalog:
     _tables: dict[tuple[str, str], TableInfo] = field(default_factory=dict)
     _asked: set[tuple[str, str]] = field(default_factory=set)
     _comments: Comments | None = None
+    _counters_seconds: float | None = None
 
     @property
     def relations(self) -> Catalog:
@@ -47,6 +56,14 @@ class DatabaseCatalog:
             row = self.conn.execute(DATABASE_SIZE_SQL).fetchone()
             self._database_bytes = int(row[0]) if row else 0
         return self._database_bytes
+
+    @property
+    def counters_seconds(self) -> float:
+        """Seconds the tables' write counters (``TableInfo.inserts``…) have counted."""
+        if self._counters_seconds is None:
+            row = self.conn.execute(COUNTERS_WINDOW_SQL).fetchone()
+            self._counters_seconds = float(row[0]) if row and row[0] else 0.0
+        return self._counters_seconds
 
     @property
     def comments(self) -> Comments:

@@ -89,6 +89,9 @@ class Workload:
     statements: list[Statement]
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. "cumulative since the last reset"
+    # Seconds the counters cover when the source knows (a snapshot delta's window);
+    # None: cumulative since the statistics' reset, or text without counters.
+    window_seconds: float | None = None
 
 
 class Source(Protocol):
@@ -222,4 +225,4 @@ def select(workload: Workload, filters: Filters) -> Workload:
     for s in kept[filters.top:]:
         skipped.append(Skipped(s.query, f"Not in the top {filters.top} by total time",
                                "beyond_top"))
-    return Workload(kept[: filters.top], skipped, list(workload.notes))
+    return Workload(kept[: filters.top], skipped, list(workload.notes), workload.window_seconds)

@@ -194,6 +194,10 @@ def current_dbid(conn: psycopg.Connection[Any], database: str | None) -> int:
     return int(row[0])
 
 
+WINDOW_SQL = ("SELECT extract(epoch FROM now() - coalesce(%s::timestamptz, "
+              "pg_postmaster_start_time()))")
+
+
 def reset_info(conn: psycopg.Connection[Any], lay: Layout) -> tuple[Any, int | None]:
     """(stats_reset, dealloc) where the server tells them (PostgreSQL 14+)."""
     if not lay.has_info:
@@ -222,4 +226,8 @@ class PgStatStatementsSource:
                  "take snapshots (`pgarchitect snapshot`) to see a window such as the past 7 days."]
         if not lay.io_timing:
             notes.append("track_io_timing is off: I/O times are not known.")
-        return Workload([to_statement(r, self.name) for r in rows], skipped, notes)
+        # The counters count since their reset (PostgreSQL 14+ says when), else since
+        # the server started.
+        window = self.conn.execute(WINDOW_SQL, [since]).fetchone()
+        return Workload([to_statement(r, self.name) for r in rows], skipped, notes,
+                        float(window[0]) if window else None)

@@ -217,4 +217,6 @@ class SnapshotDeltaSource:
                          "(reset or evicted): counted from their restart.")
         notes.insert(0, f"Window: since snapshot {base.id} taken at "
                         f"{base.taken_at:%Y-%m-%d %H:%M %Z}.")
-        return Workload(statements, skipped, notes)
+        since = self.conn.execute("SELECT extract(epoch FROM now() - %s)",
+                                  [stats_reset if reset else base.taken_at]).fetchone()
+        return Workload(statements, skipped, notes, float(since[0]) if since else None)

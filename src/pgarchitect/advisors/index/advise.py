@@ -159,40 +159,18 @@ def _key_columns(analyses: Sequence[Analysis]) -> dict[tuple[str, str], list[str
     return columns
 
 
-# Seconds since the counters of each kind began: the statements' and the tables'.
-# pg_stat_statements_info (with its stats_reset) exists from PostgreSQL 14.
-WINDOWS_SQL = """
-SELECT extract(epoch FROM now() - coalesce(
-           (SELECT stats_reset FROM pg_stat_statements_info), pg_postmaster_start_time())),
-       extract(epoch FROM now() - coalesce(
-           (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
-           pg_postmaster_start_time()))
-"""
-WINDOWS_SQL_13 = """
-SELECT extract(epoch FROM now() - pg_postmaster_start_time()),
-       extract(epoch FROM now() - coalesce(
-           (SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()),
-           pg_postmaster_start_time()))
-"""
-
-
-def _window_ratio(conn: psycopg.Connection[Any], since_seconds: float | None) -> float:
+def _window_ratio(catalog: DatabaseCatalog, since_seconds: float | None) -> float:
     """Statements' window over the table counters' window, to compare like with like.
 
     Benefit comes from statement counters and write overhead from table counters;
     they often began at different times (one reset, not the other), so the write
-    counts are scaled to the statements' window.
+    counts are scaled to the statements' window (the workload's: a snapshot delta's,
+    or since pg_stat_statements was reset). Statements from a log or text have no
+    known window: the write counters count whole.
     """
-    query = WINDOWS_SQL if conn.info.server_version >= 140000 else WINDOWS_SQL_13
-    try:
-        with conn.transaction():
-            row = conn.execute(query).fetchone()
-    except psycopg.errors.UndefinedTable:  # statements read from a log or text
+    if since_seconds is None or not catalog.counters_seconds:
         return 1.0
-    if not row or not row[1]:
-        return 1.0
-    statements_window = since_seconds if since_seconds is not None else float(row[0])
-    return min(1.0, max(statements_window, 1.0) / float(row[1]))
+    return min(1.0, max(since_seconds, 1.0) / catalog.counters_seconds)
 
 
 def _writes(tables: dict[tuple[str, str], TableInfo],
@@ -293,7 +271,7 @@ def choose(
         selection = select(
             _targets([s for s, _ in parsed], [a for _, a in parsed]),
             [c.index for c in cands.candidates], cost, engine.size, options,
-            writes=_writes(tables, _window_ratio(conn, since_seconds)),
+            writes=_writes(tables, _window_ratio(catalog, since_seconds)),
             columns=_key_columns([a for _, a in parsed]),
         )
     finally:
@@ -301,11 +279,13 @@ def choose(
     return Chosen(list(analyses), cands, selection, engine.name, plan_errors)
 
 
-def _reason_code(report: StatementReport, cands: CandidateSet, outcome: Any,
-             plan_errors: dict[str, str]) -> str | None:
+def _reason_code(report: StatementReport, analysis: Analysis | None, cands: CandidateSet,
+                 outcome: Any, plan_errors: dict[str, str]) -> str | None:
     """The reason code of a statement that got nothing (see advisors.base.REASONS)."""
     if report.indexes:
         return None
+    if analysis is not None and analysis.error:
+        return "unparseable"
     if report.query in plan_errors and (outcome is None or outcome.cost_before is None):
         return "not_plannable"
     if outcome is not None and outcome.code:
@@ -346,9 +326,10 @@ class IndexAdvisor:
         reports = _statement_reports(statements, list(chosen.analyses), cands, selection, kept,
                                      chosen.plan_errors)
         by_outcome = {o.query: o for o in selection.outcomes}
+        analysis_of = {s.query: s.analysis for s in subjects}
         outcomes = {r.query: Outcome(r.query, r.cost_before, r.cost_after, r.reason,
-                                     _reason_code(r, cands, by_outcome.get(r.query),
-                                              chosen.plan_errors))
+                                     _reason_code(r, analysis_of.get(r.query), cands,
+                                                  by_outcome.get(r.query), chosen.plan_errors))
                     for r in reports}
         notes = [f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
                  f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
@@ -435,11 +416,10 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
         known = [k for k in answers if k is not None]
         statements = [s for s, k in zip(statements, answers, strict=True) if k is None]
         analyses = [a for a, k in zip(analyses, answers, strict=True) if k is None]
-    window = request.workload.since
     ctx = Context(conn, config, catalog, verify=request.verify, runs=request.runs,
                   allow_writes=request.allow_writes, allow_large=request.allow_large,
                   whatif=request.whatif, budget=request.budget,
-                  since_seconds=window.total_seconds() if window else None)
+                  since_seconds=workload.window_seconds)
     subjects = [Subject(s, a) for s, a in zip(statements, analyses, strict=True)]
     proposed = IndexAdvisor().propose(ctx, subjects)
     proposals = sorted((d.measure(ctx) for d in proposed.drafts),
