@@ -66,8 +66,12 @@ def test_budget_is_respected() -> None:
                     Options(budget=10, min_cost=0), columns={T: ["a", "b"]})
     assert [str(c.index) for c in result.chosen] == ["public.t (a)"]
     assert result.size <= 10
-    reasons = {o.query: o.reason for o in result.outcomes}
-    assert reasons["q_c"] == "No index found that lowers its cost"
+    # (c) would serve q_c but does not fit: the reason says so, not "no index helps".
+    outcome = {o.query: o for o in result.outcomes}["q_c"]
+    assert outcome.code == "not_chosen", outcome
+    assert outcome.reason is not None
+    assert outcome.reason.startswith("Index public.t (c) alone would cut its cost by 90%")
+    assert "budget of 0 MB" in outcome.reason
 
 
 def test_gates_have_named_reasons() -> None:
@@ -138,3 +142,4 @@ def test_a_budget_left_unused_gets_a_pass_that_weighs_size_less() -> None:
     # With room for both nothing is left to choose between: per byte, then the big one.
     roomy = select(targets("q_k"), candidates, cost_k, size_k, Options(budget=200, min_cost=0))
     assert {str(c.index) for c in roomy.chosen} == {"public.t (big)"}
+

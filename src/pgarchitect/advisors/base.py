@@ -35,7 +35,7 @@ REASONS = (
     "no_gain",           # nothing the advisor could do lowers its cost
     "write_overhead",    # a change would cost the table's writes more than it saves
     "no_candidate",      # no rule had anything to propose
-    "not_chosen",        # candidates existed, none was chosen for the workload
+    "not_chosen",        # an index would help it, but others did more within the budget
     "not_supported",     # a kind of statement the advisor does not handle
 )
 

@@ -175,6 +175,13 @@ class _Evaluator:
             self._cache[key] = self.cost_fn(target.query, sorted(relevant, key=_order))
         return self._cache[key]
 
+    def best_single(self, target: Target) -> tuple[IndexDef, float] | None:
+        """The index that, alone, gave the statement its lowest cost among those already
+        planned (the search plans each candidate alone first): no new plan is asked."""
+        singles = [(next(iter(config)), cost) for (query, config), cost in self._cache.items()
+                   if query == target.query and len(config) == 1 and cost is not None]
+        return min(singles, key=lambda pair: pair[1], default=None)
+
     def weight(self, target: Target, before: float, after: float) -> float:
         """Benefit of going from cost ``before`` to ``after`` for one statement."""
         if before <= 0 or after >= before:
@@ -385,6 +392,20 @@ def select(
     return result
 
 
+def _unchosen(ev: _Evaluator, target: Target, before: float, options: Options) -> str | None:
+    """Why a statement that one candidate would have helped got nothing, or None."""
+    best = ev.best_single(target)
+    if best is None or not before:
+        return None
+    index, cost = best
+    saving = 100.0 * (1 - cost / before)
+    if saving < options.min_savings_pct:
+        return None
+    return (f"Index {index} alone would cut its cost by {saving:.0f}%, but was not chosen "
+            f"for the workload: other indexes did more within the budget of "
+            f"{options.budget / 1e6:,.0f} MB and {options.max_per_table} new indexes per table")
+
+
 def _key_set(index: IndexDef) -> tuple[object, ...]:
     """An index with its keys in any order and direction."""
     keys = frozenset((k.column, k.expression, k.opclass) for k in index.keys)
@@ -503,6 +524,8 @@ def _finish(ev: _Evaluator, live: Sequence[Target], chosen: frozenset[IndexDef],
             code = "write_overhead"
             reason = ("An index would lower its cost but cost more in writes to its table "
                       "than it saves")
+        elif not helped_by and saving <= 0 and (single := _unchosen(ev, t, before, options)):
+            code, reason = "not_chosen", single
         elif not helped_by:
             code = "no_gain" if saving <= 0 else "low_savings"
             reason = ("No index found that lowers its cost" if saving <= 0 else
