@@ -11,7 +11,10 @@ allow and lists the rest as unresolved.
 
 It never raises on bad input: a statement that does not parse gives an
 :class:`Analysis` with ``error`` set, one that names a missing table or column
-gives ``warnings``. Text that pg_stat_statements left unparseable for the server
+gives ``warnings``. Text with a NUL byte or a lone surrogate, and statements over
+the limits of :mod:`pgarchitect.analysis.limits` (``MAX_STATEMENT_BYTES``,
+``MAX_DEPTH``, ``MAX_NODES``), get an ``error`` that names the limit: so every
+call is bounded in time. Text that pg_stat_statements left unparseable for the server
 (``INTERVAL $1``) is analysed as :func:`pgarchitect.workload.repair.repair` mends it.
 """
 
@@ -30,6 +33,15 @@ from pgarchitect.analysis.catalog import (
     format_type,
     load_catalog,
 )
+from pgarchitect.analysis.limits import (
+    MAX_DEPTH,
+    MAX_FROM_ITEMS,
+    MAX_NODES,
+    MAX_STATEMENT_BYTES,
+    PARSER_STACK_NOTE,
+    text_problem,
+    tree_problem,
+)
 from pgarchitect.analysis.model import (
     ROLES,
     Analysis,
@@ -47,6 +59,10 @@ from pgarchitect.analysis.walker import _State
 from pgarchitect.workload.repair import repair
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_FROM_ITEMS",
+    "MAX_NODES",
+    "MAX_STATEMENT_BYTES",
     "ROLES",
     "SYSTEM_SCHEMAS",
     "Analysis",
@@ -80,7 +96,11 @@ def fingerprint(query: str) -> str | None:
     >>> fingerprint("SELECT * FROM t WHERE ts > now() - INTERVAL $1") == fingerprint(
     ...     "SELECT * FROM t WHERE ts > now() - interval '7 days'")
     True
+    >>> fingerprint("SELECT 1\\x00 FROM t") is None
+    True
     """
+    if text_problem(query) is not None:
+        return None  # NUL (libpg_query would stop there), a surrogate, over the size limit
     # The text as it is first: pglast reads pg_stat_statements' INTERVAL $1 as the
     # same tree as INTERVAL '7 days', and a repair such as EXTRACT($1 FROM ts) to
     # pg_catalog.extract($1, ts) would change the fingerprint, which groups a
@@ -123,6 +143,9 @@ def parse_problem(query: str) -> str | None:
     >>> parse_problem("SELECT a FROM t WHERE")
     'Could not parse query: the statement is cut at the end: syntax error at end of input'
     """
+    problem = text_problem(query)
+    if problem is not None:
+        return problem
     query = repair(query)
     try:
         pglast.parser.parse_sql(query)
@@ -144,7 +167,24 @@ def analyze(query: str, catalog: Catalog | None = None) -> Analysis:
     (ColumnRef(schema='public', table='User', column='email'), Limit(count=10, offset=None))
     >>> analyze("SELEC 1").error
     'Could not parse query: syntax error at or near "SELEC" at character 1'
+    >>> analyze("SELECT " + "+".join(["1"] * 200)).error[:60]
+    'Statement nests more than 100 levels deep in its parse tree,'
     """
+    problem = text_problem(query)
+    if problem is not None:
+        return Analysis(query, "unknown", error=problem)
+    try:
+        return _analyze(query, catalog)
+    except RecursionError:
+        # The limits keep the walk far from Python's recursion limit; a caller deep in
+        # its own stack, or views nesting in the catalog, may still reach it.
+        return Analysis(query, "unknown", error=(
+            "Statement nests too deep to analyse here (Python's recursion limit was "
+            f"reached below MAX_DEPTH={MAX_DEPTH}): not analysed; write deep chains or "
+            "nested expressions as lists (IN, ANY, VALUES) or in steps (WITH)"))
+
+
+def _analyze(query: str, catalog: Catalog | None) -> Analysis:
     warnings: list[str] = []
     truncated = False
     # What the server would parse: pg_stat_statements' INTERVAL $1 as $1::INTERVAL.
@@ -169,6 +209,9 @@ def analyze(query: str, catalog: Catalog | None = None) -> Analysis:
     if len(stmts) > 1:
         warnings.append(f"Only the first of {len(stmts)} statements is analysed")
     node = stmts[0].stmt
+    problem = tree_problem([node])
+    if problem is not None:
+        return Analysis(query, "unknown", error=problem)
     state = _State(catalog)
     kind = _KINDS.get(type(node), "utility")
     if kind != "utility":
@@ -198,6 +241,8 @@ def _parse_error(exc: pglast.parser.ParseError) -> tuple[str, int | None]:
     """pglast's message and the error's position (None: at the end of the input)."""
     message = str(exc.args[0]) if exc.args else "syntax error"
     location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+    if message.startswith("memory exhausted"):
+        message = f"{PARSER_STACK_NOTE}: {message}"
     if location is not None:
         message += f" at character {location + 1}"  # 1-based, as PostgreSQL reports it
     return message, location
@@ -218,6 +263,8 @@ def _cut_short(query: str, location: int | None) -> bool:
         tokens = pglast.parser.scan(query[location:])
     except pglast.parser.ParseError:
         return True
+    if not tokens:
+        return True  # only a comment or spaces from there on
     # A word, a number or a parameter may be cut; a parenthesis or an operator is whole.
     word = tokens[0].name in ("IDENT", "ICONST", "FCONST", "PARAM") or \
         tokens[0].kind != "NO_KEYWORD"

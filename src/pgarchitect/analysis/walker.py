@@ -198,18 +198,21 @@ class _State:
         self.limit: Limit | None = None
         self.insert_columns: list[ColumnRef] = []
         self.set_columns: list[ColumnRef] = []
+        self._set: set[ColumnRef] = set()  # the same, to test membership in constant time
         self.params: dict[int, Param] = {}
         self.roles: dict[ColumnRef, set[str]] = {}
         self.types: dict[ColumnRef, str | None] = {}
         self.unresolved: list[str] = []
         self.warnings: list[str] = []
+        self._warned: set[str] = set()  # the same, to test membership in constant time
         self.sublinks = 0
         self.views: list[str] = []  # the views being expanded, innermost last
 
     # --- results ---
 
     def warn(self, message: str) -> None:
-        if message not in self.warnings:
+        if message not in self._warned:
+            self._warned.add(message)
             self.warnings.append(message)
 
     def note(self, column: ColumnRef | None, role: str, type_: str | None = None) -> None:
@@ -458,7 +461,8 @@ class _State:
             if not isinstance(rt, ast.ResTarget) or not rt.name:
                 continue
             col = self.target_column(target, rt.name)
-            if col.column is not None and col.column not in self.set_columns:
+            if col.column is not None and col.column not in self._set:
+                self._set.add(col.column)
                 self.set_columns.append(col.column)
             self.note(col.column, "set", col.type)
             value = rt.val
@@ -919,17 +923,18 @@ class _State:
         any top-level term does; only the rest is a test in an OR.
         """
         branches = [_conjuncts(arg) for arg in node.args or ()]
-        texts = [{deparse(term) for term in branch} for branch in branches]
-        shared = set.intersection(*texts) if texts else set()
+        # Each term deparsed once: deparsing is most of the time of a long OR.
+        texts = [[deparse(term) for term in branch] for branch in branches]
+        shared = set.intersection(*map(set, texts)) if texts else set()
         pulled: set[str] = set()
-        for term in branches[0] if branches else ():
-            text = deparse(term)
+        for term, text in zip(branches[0] if branches else (), texts[0] if texts else (),
+                              strict=True):
             if text in shared and text not in pulled:  # once, however often repeated
                 pulled.add(text)
                 self.condition(term, scope, clause, in_or)
-        for branch in branches:
-            for term in branch:
-                if deparse(term) not in shared:
+        for branch, branch_texts in zip(branches, texts, strict=True):
+            for term, text in zip(branch, branch_texts, strict=True):
+                if text not in shared:
                     self.condition(term, scope, clause, True)
 
     def single(self, node: ast.Node | None, scope: _Scope, role: str, operator: str,

@@ -148,11 +148,22 @@ def _shape(p: Predicate) -> Iterable[str]:
 
 
 def _has_column(node: ast.Node) -> bool:
-    return isinstance(node, ast.ColumnRef) or any(_has_column(c) for c in children(node))
+    # Iterative: a call's arguments may nest deeper than Python's recursion limit.
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ColumnRef):
+            return True
+        stack.extend(children(node))
+    return False
 
 
 def _functions(query: str) -> frozenset[str]:
-    """Functions applied to columns (``lower(email)``), aggregates left out."""
+    """Functions applied to columns (``lower(email)``), aggregates left out.
+
+    Only for a statement analysis could read: its text and tree are within the
+    analysis limits (pgarchitect.analysis.limits), so this parse is bounded too.
+    """
     try:
         stack: list[ast.Node] = [s.stmt for s in pglast.parser.parse_sql(query) if s.stmt]
     except pglast.parser.ParseError:
@@ -214,7 +225,9 @@ def features_of(analysis: Analysis) -> Features:
         columns={r: frozenset(roles[r]) for r in ROLES if r in roles},
         expressions=frozenset(expressions),
         shapes=frozenset(shapes),
-        functions=_functions(analysis.query),
+        # A statement analysis could not read (over a limit, a NUL byte, a surrogate)
+        # is not parsed again here: that would cost what the limits spare.
+        functions=frozenset() if analysis.error is not None else _functions(analysis.query),
         limit=limited,
     )
 
@@ -333,7 +346,7 @@ def normalized(statement: str) -> str:
     """
     try:
         text = pglast.parser.normalize(statement)
-    except pglast.parser.ParseError:
+    except (pglast.parser.ParseError, ValueError):  # ValueError: a lone surrogate
         text = statement
     number = itertools.count(1)
     text = _PLACEHOLDER.sub(lambda _: f"${next(number)}", text)

@@ -69,6 +69,11 @@ _INTERVAL_FIELDS: Final = frozenset({
     "YEAR_P", "MONTH_P", "DAY_P", "HOUR_P", "MINUTE_P", "SECOND_P",
 })
 _COMMENTS: Final = frozenset({"C_COMMENT", "SQL_COMMENT"})
+# Longer text is returned as it is: the scanner costs about 2 µs a byte and each
+# check parses the whole text again. The same as analysis's MAX_STATEMENT_BYTES
+# (pgarchitect.analysis.limits; not imported: analysis imports this module), which
+# does not read longer statements anyway; tests/test_analysis_fuzz.py checks they agree.
+MAX_REPAIR_BYTES: Final = 256 * 1024
 
 # interval'7 days' (no space) becomes interval$1, which the scanner reads as one
 # identifier ($ may continue a name). Split only for a name that is a type keyword
@@ -110,6 +115,9 @@ def repair(query: str) -> str:
     """
     if "$" not in query:
         return query  # nothing was normalised
+    if len(query) > MAX_REPAIR_BYTES or \
+            len(query.encode("utf-8", "surrogatepass")) > MAX_REPAIR_BYTES:
+        return query
     tokens = _tokens(query)
     if tokens is None:
         return query
