@@ -81,6 +81,44 @@ def test_invalid_conninfo_is_a_config_error() -> None:
         db.connect("host=a nonsense", load_config())
 
 
+def test_an_invalid_dsn_is_refused_before_connecting_and_names_its_origin() -> None:
+    with pytest.raises(ConfigError, match=r"\(the DSN given\)") as info:
+        db.choose_target(load_config(), "postgresql://u:S3cr3t%zz@h/d")
+    assert "S3cr3t" not in str(info.value)
+    cfg = load_config({"database_url": "host=h password=S3cr3t Pw"})
+    with pytest.raises(ConfigError, match="database_url, from command line") as info:
+        db.choose_target(cfg)
+    assert "S3cr3t" not in str(info.value) and "Pw" not in str(info.value)
+
+
+def test_timeouts_travel_in_whole_milliseconds() -> None:
+    cfg = load_config({"statement_timeout": "1.5min", "lock_timeout": "750ms"})
+    options = db.conninfo_to_dict(db.session_conninfo("host=h", cfg))["options"]
+    assert options == "-c statement_timeout=90000 -c lock_timeout=750"
+
+
+def test_sslmode_require_against_a_server_without_ssl(pg_db: TestDatabase) -> None:
+    with pytest.raises(ConnectionFailed, match="does not accept SSL") as info:
+        db.connect(pg_db.conninfo + " sslmode=require", load_config())
+    assert "No PostgreSQL server answers" not in str(info.value)
+
+
+def test_startup_options_the_server_refuses_are_not_a_login_problem(
+    pg_db: TestDatabase,
+) -> None:
+    conninfo = pg_db.conninfo + " options='-c lock_timeout=-5'"
+    with pytest.raises(ConnectionFailed, match="refused the session's startup options") as info:
+        db.connect(conninfo, load_config())
+    assert "password" not in str(info.value)
+
+
+def test_a_wrong_password_is_a_login_problem(pg_db: TestDatabase) -> None:
+    conninfo = make_conninfo(pg_db.conninfo, password="Wr0ng-Pw")
+    with pytest.raises(ConnectionFailed, match="refused the login") as info:
+        db.connect(conninfo, load_config())
+    assert "Wr0ng-Pw" not in str(info.value)
+
+
 def test_target_is_named_dsn_then_setting_then_libpq_then_embedded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

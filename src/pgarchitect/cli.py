@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 import psycopg
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pgarchitect import __version__, report
 from pgarchitect.errors import PgArchitectError
-from pgarchitect.settings import Config, example_config, load_config, mask_conninfo
+from pgarchitect.settings import Config, example_config, load_config, mask_conninfo, redact
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -49,7 +51,7 @@ def config(ctx: click.Context, example: bool) -> None:
         return
     table = Table("setting", "value", "source")
     for name, value, source in _config(ctx).display_rows():
-        table.add_row(name, value, source)
+        table.add_row(escape(name), escape(value), escape(source))
     out.print(table)
 
 
@@ -137,6 +139,16 @@ def server_url(ctx: click.Context, dbname: str | None) -> None:
               markup=False, soft_wrap=True)
 
 
+def _sql_file(ctx: click.Context, param: click.Parameter, path: Path | None) -> Path | None:
+    """Refuse a --file that is no SQL text (binary, not UTF-8, too large) before any
+    database is opened, so that a bad file changes nothing there."""
+    from pgarchitect.workload.text import read_sql_file
+
+    if path is not None:
+        read_sql_file(path)
+    return path
+
+
 def _workload_options(command: Any) -> Any:
     """The options that name a workload, shared by `workload` and `advise`."""
     options = [
@@ -145,7 +157,8 @@ def _workload_options(command: Any) -> Any:
                      "snapshot taken then (see `pgarchitect snapshot`)."),
         click.option("-s", "--statement", "statements", multiple=True,
                      help="A statement (repeatable)."),
-        click.option("--file", type=click.Path(path_type=Path), help="A file of SQL statements."),
+        click.option("--file", type=click.Path(path_type=Path), callback=_sql_file,
+                     help="A file of SQL statements."),
         click.option("--log", type=click.Path(path_type=Path), help="A PostgreSQL server log."),
         click.option("--log-format", type=click.Choice(["auto", "stderr", "csvlog", "jsonlog"]),
                      default="auto", show_default=True),
@@ -358,15 +371,28 @@ def kb() -> None:
 
 
 @contextmanager
-def _knowledge(ctx: click.Context, dsn: str | None = None) -> Iterator[Any]:
-    """The knowledge base (kb_url, else the target database) and the target connection."""
+def _knowledge(ctx: click.Context, dsn: str | None = None, *, create: bool = True,
+               required: bool = True) -> Iterator[Any]:
+    """The knowledge base (kb_url, else the target database) and the target connection.
+
+    Reads pass ``create=False``: they create nothing in the database. When there is no
+    knowledge base yet, a read that is ``required`` (one finding) fails; the others
+    get None, and say so on standard error.
+    """
     from pgarchitect import db
     from pgarchitect.knowledge.audit import knowledge_base
+    from pgarchitect.knowledge.kb import NoKnowledgeBase
 
     cfg = _config(ctx)
-    with db.connect(db.target_conninfo(cfg, dsn), cfg) as target, \
-            knowledge_base(cfg, target) as base:
-        for note in base.notes:
+    with db.connect(db.target_conninfo(cfg, dsn), cfg) as target, ExitStack() as stack:
+        try:
+            base = stack.enter_context(knowledge_base(cfg, target, create=create))
+        except NoKnowledgeBase as exc:
+            if required:
+                raise
+            err.print(f"note: {exc}", soft_wrap=True, markup=False)
+            base = None
+        for note in base.notes if base is not None else ():
             err.print(f"note: {note}", soft_wrap=True)
         yield base, target
 
@@ -389,7 +415,9 @@ def _finding_row(table: Table, f: Any) -> None:
 def kb_list(ctx: click.Context, dsn: str | None, status: str | None, limit: int,
             as_json: bool) -> None:
     """The newest findings."""
-    with _knowledge(ctx, dsn) as (base, _):
+    with _knowledge(ctx, dsn, create=False, required=False) as (base, _):
+        if base is None:
+            return
         found = base.recent(status=status, limit=limit)
         total = base.count()
     if as_json:
@@ -410,7 +438,7 @@ def kb_list(ctx: click.Context, dsn: str | None, status: str | None, limit: int,
 @click.pass_context
 def kb_show(ctx: click.Context, finding_id: str, dsn: str | None) -> None:
     """One finding, whole."""
-    with _knowledge(ctx, dsn) as (base, _):
+    with _knowledge(ctx, dsn, create=False) as (base, _):
         f = base.get(finding_id)
     for key, value in f.to_json().items():
         if key in ("embedding", "features") or value in (None, "", {}):
@@ -428,7 +456,9 @@ def kb_similar(ctx: click.Context, statement: str, dsn: str | None, limit: int) 
     from pgarchitect.analysis import analyze, load_catalog
     from pgarchitect.knowledge.features import features_of
 
-    with _knowledge(ctx, dsn) as (base, target):
+    with _knowledge(ctx, dsn, create=False, required=False) as (base, target):
+        if base is None:
+            return
         analysis = analyze(statement, load_catalog(target))
         if analysis.error:
             raise click.BadParameter(analysis.error, param_hint="STATEMENT")
@@ -465,9 +495,10 @@ def kb_mark(ctx: click.Context, finding_id: str, status: str, note: str | None,
 @click.pass_context
 def kb_export(ctx: click.Context, file: str, dsn: str | None) -> None:
     """Every finding as JSON lines (to FILE, or standard output)."""
-    with _knowledge(ctx, dsn) as (base, _), click.open_file(file, "w") as stream:
+    with _knowledge(ctx, dsn, create=False, required=False) as (base, _), \
+            click.open_file(file, "w") as stream:
         n = 0
-        for line in base.export():
+        for line in base.export() if base is not None else ():
             stream.write(line + "\n")
             n += 1
     err.print(f"Exported {n} findings.")
@@ -479,15 +510,26 @@ def kb_export(ctx: click.Context, file: str, dsn: str | None) -> None:
 @click.pass_context
 def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
     """Findings from JSON lines (`kb export`); bad lines are reported, the rest imported."""
-    with click.open_file(file, "r") as stream:
-        lines = stream.read().splitlines()
+    from rich.markup import escape
+
+    from pgarchitect.errors import ConfigError
+
+    try:
+        with click.open_file(file, "rb") as stream:
+            lines = stream.read().splitlines()  # bytes: a line that is not UTF-8 is one error
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {file}: {exc.strerror or exc}. Pass a file written by "
+                          "`pgarchitect kb export`.") from None
     with _knowledge(ctx, dsn) as (base, _):
         report = base.import_lines(lines)
     out.print(f"Imported {report.imported} findings"
               + (f", {report.duplicates} already there" if report.duplicates else "") + ".")
     for number, why in report.errors:
-        err.print(f"[yellow]line {number}:[/] {why}", soft_wrap=True)
+        err.print(f"[yellow]line {number}:[/] {escape(why)}", soft_wrap=True)
     if report.errors:
+        err.print(f"{len(report.errors)} lines of {file} were not imported: fix or remove them "
+                  "and import the file again (what is in already is not added twice).",
+                  soft_wrap=True, markup=False)
         sys.exit(1)
 
 
@@ -496,7 +538,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="pgarchitect", standalone_mode=False)
     except PgArchitectError as exc:
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     # QueryCanceled is an OperationalError: the more precise message first.
     except psycopg.errors.QueryCanceled:
@@ -504,8 +546,10 @@ def main(argv: list[str] | None = None) -> None:
                   "PGARCHITECT_STATEMENT_TIMEOUT or narrow the work.", soft_wrap=True)
         sys.exit(3)
     except psycopg.OperationalError as exc:
+        # libpq's text, with PGPASSWORD hidden should it ever echo it.
+        detail = redact(str(exc).strip(), extra=(os.environ.get("PGPASSWORD", ""),))
         err.print(f"[red]error:[/] lost the connection to the database: "
-                  f"{str(exc).strip()}. Check that the server is up and run again.",
+                  f"{escape(detail)}. Check that the server is up and run again.",
                   soft_wrap=True)
         sys.exit(3)
     except click.exceptions.Exit as exc:

@@ -8,6 +8,7 @@ see (and pg_stat_statements readers can exclude) pgarchitect's own work.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from pgarchitect.errors import ConfigError, ConnectionFailed, ServerError
 from pgarchitect.server import MAINTENANCE_DATABASE, LocalServer, embedded_server
-from pgarchitect.settings import LIBPQ_TARGET_VARS, Config
+from pgarchitect.settings import LIBPQ_TARGET_VARS, Config, duration_ms, redact
 
 TAG: LiteralString = "/* pgarchitect */ "
 
@@ -75,22 +76,34 @@ def session_conninfo(conninfo: str, config: Config) -> str:
     The timeouts travel in the startup packet (libpq ``options``), so they are in
     force before the first statement runs and survive a pool reset.
     """
-    try:
-        params = conninfo_to_dict(conninfo)
-    except psycopg.ProgrammingError as exc:
-        raise ConfigError(
-            f"Invalid connection string: {exc}. Use a URL or libpq conninfo."
-        ) from None
+    params = check_conninfo(conninfo)
     options = str(params.get("options") or "")
-    ours = (
-        f"-c statement_timeout={config.get_str('statement_timeout').replace(' ', '')} "
-        f"-c lock_timeout={config.get_str('lock_timeout').replace(' ', '')}"
-    )
+    # In whole milliseconds, as settings.py checked them (1ms to INT_MAX).
+    ours = " ".join(f"-c {name}={duration_ms(config.get_str(name))}"
+                    for name in ("statement_timeout", "lock_timeout"))
     return make_conninfo(
         conninfo,
         application_name=config.get_str("application_name"),
         options=f"{options} {ours}".strip(),
     )
+
+
+def check_conninfo(conninfo: str, origin: str = "") -> dict[str, Any]:
+    """The parameters of a URL or conninfo, or a ConfigError that says what is wrong.
+
+    libpq's parse errors quote the text they stumble on, which may be the password
+    or the whole URL: the message is given without anything that may be a secret.
+    """
+    try:
+        return conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        problem = redact(str(exc).strip(), conninfo, (os.environ.get("PGPASSWORD", ""),))
+        raise ConfigError(
+            f"Invalid connection string{f' ({origin})' if origin else ''}: {problem}. "
+            "Use a postgresql:// URL (with % written %25 and other special characters "
+            "percent-encoded) or a libpq conninfo (key=value, a value with spaces in "
+            "single quotes); better, keep the password in ~/.pgpass or PGPASSWORD."
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -112,10 +125,13 @@ def choose_target(config: Config, dsn: str | None = None) -> Target:
     :func:`embedded_database`).
     """
     if dsn:
+        check_conninfo(dsn, "the DSN given")
         return Target(dsn, "the DSN given")
     url = config.get_str("database_url")
     if url:
-        return Target(url, f"database_url, from {config.sources['database_url']}")
+        origin = f"database_url, from {config.sources['database_url']}"
+        check_conninfo(url, origin)
+        return Target(url, origin)
     if config.names_libpq_target():
         named = ", ".join(v for v in LIBPQ_TARGET_VARS if config.environ.get(v))
         return Target("", f"libpq's {named}")  # libpq reads PGHOST, PGDATABASE… itself
@@ -178,15 +194,43 @@ def describe(conninfo: str) -> str:
     return f"{params.get('user', '')}@{host}:{params.get('port', '')}/{params.get('dbname', '')}"
 
 
-def explain_connect_failure(conninfo: str, exc: psycopg.OperationalError) -> ConnectionFailed:
+def _answers(conninfo: str) -> bool:
+    """Whether a server answers at all (PQping), whatever it would say to a login."""
+    return pq.Ping(pq.PGconn.ping(conninfo.encode())) != pq.Ping.NO_RESPONSE
+
+
+def explain_connect_failure(
+    conninfo: str, exc: psycopg.OperationalError, config: Config | None = None
+) -> ConnectionFailed:
     """Say why a connection failed and what to do.
 
     libpq gives no SQLSTATE for connection failures, so the cause is found by
-    asking libpq's PQping whether the server answers at all.
+    asking again in ways that isolate it: PQping says whether the server answers
+    at all; with sslmode=prefer, whether only SSL was missing; a login without the
+    startup options, whether the options were what the server refused (it reads
+    them after the authentication). libpq's own text is shown with anything that
+    may be a password hidden.
     """
     where = describe(conninfo)
-    detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip()
+    detail = text.splitlines()[-1] if text else type(exc).__name__
+    detail = redact(detail, conninfo, (os.environ.get("PGPASSWORD", ""),))
     ping = pq.Ping(pq.PGconn.ping(conninfo.encode()))
+    # The DSN's sslmode, else PGSSLMODE, else libpq's default (prefer).
+    sslmode = str(conninfo_to_dict(conninfo).get("sslmode") or os.environ.get("PGSSLMODE", ""))
+    if ping == pq.Ping.NO_RESPONSE and sslmode in ("require", "verify-ca", "verify-full"):
+        if _answers(make_conninfo(conninfo, sslmode="prefer")):
+            return ConnectionFailed(
+                f"The server at {where} does not accept SSL connections, and "
+                f"sslmode={sslmode} requires SSL. Enable SSL on the server, or set "
+                "sslmode=prefer (or disable) in the DSN or PGSSLMODE."
+            )
+        if sslmode != "require" and _answers(make_conninfo(conninfo, sslmode="require")):
+            return ConnectionFailed(
+                f"The server at {where} answers with SSL, but its certificate could not "
+                f"be verified: {detail}. Give its CA in sslrootcert, or use "
+                "sslmode=require."
+            )
     if ping == pq.Ping.NO_RESPONSE:
         return ConnectionFailed(
             f"No PostgreSQL server answers at {where}. Start it (`pgarchitect server "
@@ -199,10 +243,28 @@ def explain_connect_failure(conninfo: str, exc: psycopg.OperationalError) -> Con
             f"The server at {where} is not accepting connections (starting up or shutting "
             f"down?): {detail}"
         )
+    if _refuses_only_the_options(conninfo):
+        timeouts = (
+            f" (statement_timeout={config.get_str('statement_timeout')}, "
+            f"lock_timeout={config.get_str('lock_timeout')})" if config else "")
+        return ConnectionFailed(
+            f"The server at {where} refused the session's startup options{timeouts}: "
+            f"{detail}. Change statement_timeout or lock_timeout (PGARCHITECT_*), or the "
+            "options of the DSN or PGOPTIONS."
+        )
     return ConnectionFailed(
-        f"The server at {where} refused the login: {detail}. Check the user name and "
-        "password (in the URL or PGPASSWORD) and pg_hba.conf."
+        f"The server at {where} refused the login: {detail}. Check the user name, the "
+        "password (~/.pgpass or PGPASSWORD), the database name and pg_hba.conf."
     )
+
+
+def _refuses_only_the_options(conninfo: str) -> bool:
+    """Whether a login with no startup options (ours, the DSN's, PGOPTIONS) works."""
+    try:
+        psycopg.connect(make_conninfo(conninfo, options=" "), connect_timeout=5).close()
+    except psycopg.Error:
+        return False
+    return True
 
 
 def connect(conninfo: str, config: Config, *, autocommit: bool = True) -> Connection:
@@ -211,7 +273,7 @@ def connect(conninfo: str, config: Config, *, autocommit: bool = True) -> Connec
     try:
         conn = Connection.connect(full, autocommit=autocommit, cursor_factory=TaggedCursor)
     except psycopg.OperationalError as exc:
-        raise explain_connect_failure(conninfo, exc) from None
+        raise explain_connect_failure(conninfo, exc, config) from None
     conn.log_sql = config.get_bool("log_sql")
     return conn
 

@@ -9,12 +9,14 @@ with libpq's own ``PG*`` variables by libpq itself.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 import platformdirs
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -33,7 +35,14 @@ LIBPQ_TARGET_VARS = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "
 LIBPQ_SHOWN_VARS = (*LIBPQ_TARGET_VARS, "PGPASSWORD", "PGSSLMODE", "PGAPPNAME")
 
 # A PostgreSQL duration as the server accepts it in SET: a number and an optional unit.
-_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(us|ms|s|min|h|d)?\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$")
+_DURATION_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+# statement_timeout and lock_timeout are int GUCs in milliseconds: 0 turns them off
+# (which pgarchitect never wants), and INT_MAX is the largest the server accepts
+# (https://www.postgresql.org/docs/current/runtime-config-client.html).
+TIMEOUT_MAX_MS = 2_147_483_647
+# Whole-number settings end up as PostgreSQL parameters: bigint is the widest.
+_BIGINT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -47,11 +56,48 @@ class Setting:
     env: tuple[str, ...] = ()
     secret: bool = False
     duration: bool = False
+    low: float | None = None  # numbers: the allowed range, both ends included
+    high: float | None = None
 
     @property
     def env_vars(self) -> tuple[str, ...]:
         """Environment variables read for this setting, first one set wins."""
         return (f"PGARCHITECT_{self.name.upper()}", *self.env)
+
+    @property
+    def allowed(self) -> str:
+        """The allowed values in words, as the help text states them ("" when any)."""
+        if self.duration:
+            return f"From 1ms to {TIMEOUT_MAX_MS}ms (about 24 days)."
+        if self.low is not None and self.high is not None:
+            return f"From {_number(self.low)} to {_number(self.high)}."
+        if self.low is not None:
+            return f"At least {_number(self.low)}."
+        return ""
+
+
+def _number(value: float) -> str:
+    """A bound as people write it.
+
+    >>> _number(0.0), _number(100), _number(0.5)
+    ('0', '100', '0.5')
+    """
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def duration_ms(text: str) -> int | None:
+    """A PostgreSQL duration in whole milliseconds (None when it is not one).
+
+    Without a unit the number is milliseconds, as for statement_timeout; the
+    server rounds a fraction of its unit to the nearest whole one.
+
+    >>> duration_ms("30s"), duration_ms("1.5min"), duration_ms("250"), duration_ms("2 weeks")
+    (30000, 90000, 250, None)
+    """
+    match = _DURATION.match(text)
+    if not match:
+        return None
+    return round(float(match.group(1)) * _DURATION_MS[match.group(2) or "ms"])
 
 
 def _default_data_dir() -> str:
@@ -77,20 +123,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "min_mean_ms",
         500.0,
-        "Workload filter: keep statements whose mean execution time is above this (ms).",
+        "Workload filter: keep statements whose mean execution time is above this (ms). "
+        "At least 0.",
         kind=float,
+        low=0.0,
     ),
     Setting(
         "min_calls",
         100,
-        "Workload filter: keep statements called more often than this.",
+        "Workload filter: keep statements called more often than this. At least 0.",
         kind=int,
+        low=0,
     ),
     Setting(
         "top",
         20,
-        "Workload filter: keep this many statements, the most expensive by total time.",
+        "Workload filter: keep this many statements, the most expensive by total time. "
+        "From 1 to 100000.",
         kind=int,
+        low=1, high=100000,
     ),
     Setting(
         "budget",
@@ -107,34 +158,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "min_cost",
         100.0,
-        "Advisor gate: statements whose planner cost is below this get no index.",
+        "Advisor gate: statements whose planner cost is below this get no index. "
+        "At least 0.",
         kind=float,
+        low=0.0,
     ),
     Setting(
         "min_savings_pct",
         20.0,
-        "Advisor gate: an index must cut some statement's cost by at least this percentage.",
+        "Advisor gate: an index must cut some statement's cost by at least this percentage. "
+        "From 0 to 100.",
         kind=float,
+        low=0.0, high=100.0,
     ),
     Setting(
         "max_indexes_per_table",
         5,
-        "Advisor: most new indexes proposed for one table.",
+        "Advisor: most new indexes proposed for one table. From 1 to 100.",
         kind=int,
+        low=1, high=100,
     ),
     Setting(
         "min_gain_pct",
         20.0,
         "Audit: a proposal whose measured gain (else its estimated gain) is below this "
-        "percentage is kept as rejected, not proposed.",
+        "percentage is kept as rejected, not proposed. From 0 to 100.",
         kind=float,
+        low=0.0, high=100.0,
     ),
     Setting(
         "measure_sets",
         3,
         "Measurement: parameter sets each statement runs with, before and after a change "
-        "(each warmed once, then timed --runs times).",
+        "(each warmed once, then timed --runs times). From 1 to 100.",
         kind=int,
+        low=1, high=100,
     ),
     Setting(
         "audit_window",
@@ -146,8 +204,9 @@ SETTINGS: tuple[Setting, ...] = (
         "sandbox_max_table_mb",
         2048,
         "Largest table (MB) the sandbox and verification build an index on, inside a "
-        "rolled-back transaction that blocks the table's writes meanwhile.",
+        "rolled-back transaction that blocks the table's writes meanwhile. At least 0.",
         kind=int,
+        low=0,
     ),
     Setting(
         "data_dir",
@@ -158,19 +217,22 @@ SETTINGS: tuple[Setting, ...] = (
         "server_port",
         54329,
         "TCP port (on 127.0.0.1) for a newly created embedded server; "
-        "the next free port is taken when it is busy.",
+        "the next free port is taken when it is busy. From 1 to 65535.",
         kind=int,
+        low=1, high=65535,
     ),
     Setting(
         "statement_timeout",
         "30s",
-        "statement_timeout set on every session pgarchitect opens.",
+        "statement_timeout set on every session pgarchitect opens, with a unit "
+        "(us, ms, s, min, h, d). From 1ms to 2147483647ms (about 24 days).",
         duration=True,
     ),
     Setting(
         "lock_timeout",
         "2s",
-        "lock_timeout set on every session pgarchitect opens.",
+        "lock_timeout set on every session pgarchitect opens, with a unit "
+        "(us, ms, s, min, h, d). From 1ms to 2147483647ms (about 24 days).",
         duration=True,
     ),
     Setting(
@@ -188,28 +250,33 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "kb_threshold",
         0.85,
-        "A statement whose best earlier case scores this or more (0..1) is taken as "
-        "solved: the audit skips it and cites the case.",
+        "A statement whose best earlier case scores this or more is taken as "
+        "solved: the audit skips it and cites the case. From 0 to 1.",
         kind=float,
+        low=0.0, high=1.0,
     ),
     Setting(
         "kb_weight_vector",
         0.1,
-        "Weight of the sentence embeddings' cosine in a case's score.",
+        "Weight of the sentence embeddings' cosine in a case's score. From 0 to 1.",
         kind=float,
+        low=0.0, high=1.0,
     ),
     Setting(
         "kb_weight_structure",
         0.9,
         "Weight of the structural similarity (tables, columns by role, predicate "
-        "shapes) in a case's score.",
+        "shapes) in a case's score. From 0 to 1.",
         kind=float,
+        low=0.0, high=1.0,
     ),
     Setting(
         "pool_size",
         4,
-        "Largest number of connections pgarchitect keeps open to one database.",
+        "Largest number of connections pgarchitect keeps open to one database. "
+        "From 1 to 100.",
         kind=int,
+        low=1, high=100,
     ),
     Setting(
         "log_sql",
@@ -227,10 +294,20 @@ def _suggest(name: str, choices: list[str]) -> str:
     return f" Did you mean '{close[0]}'?" if close else ""
 
 
+def _shown(setting: Setting, raw: object) -> str:
+    """The value as an error message may show it: never a secret's."""
+    return "(value hidden)" if setting.secret else repr(raw)
+
+
 def _coerce(setting: Setting, raw: object, origin: str) -> Value:
-    """Turn a raw value from a file, the environment or a flag into the setting's type."""
+    """Turn a raw value from a file, the environment or a flag into the setting's type.
+
+    A value outside the setting's range is refused here, before anything uses it
+    (or sends it to a server), with the setting, the value, its origin and the range.
+    """
     if raw is None:
         return None
+    where = f"{setting.name} = {_shown(setting, raw)} (from {origin})"
     if setting.kind is bool:
         if isinstance(raw, bool):
             return raw
@@ -239,27 +316,43 @@ def _coerce(setting: Setting, raw: object, origin: str) -> Value:
             return True
         if text in {"0", "false", "no", "off", ""}:
             return False
-        raise ConfigError(
-            f"{setting.name} = {raw!r} (from {origin}) is not a boolean: use true or false."
-        )
+        raise ConfigError(f"{where} is not a boolean: use true or false.")
     if setting.kind in (int, float):
-        word = "a whole number" if setting.kind is int else "a number"
-        if isinstance(raw, bool):
-            raise ConfigError(f"{setting.name} (from {origin}) must be {word}.")
-        try:
-            number: int | float = setting.kind(str(raw).strip())
-        except ValueError:
-            raise ConfigError(f"{setting.name} = {raw!r} (from {origin}) is not {word}.") from None
-        if number < 0:
-            raise ConfigError(f"{setting.name} = {raw!r} (from {origin}) must not be negative.")
-        return number
-    text = str(raw)
-    if setting.duration and not _DURATION.match(text):
-        raise ConfigError(
-            f"{setting.name} = {raw!r} (from {origin}) is not a PostgreSQL duration: "
-            "use a number with a unit, e.g. 500ms, 30s, 2min."
-        )
-    return text
+        return _coerce_number(setting, raw, where)
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where} is not a string: write it in quotes, e.g. "
+                          f'{setting.name} = "…".')
+    if setting.duration:
+        ms = duration_ms(raw)
+        if ms is None:
+            raise ConfigError(
+                f"{where} is not a PostgreSQL duration: use a number with a unit, "
+                f"e.g. 500ms, 30s, 2min. {setting.allowed}"
+            )
+        if not 1 <= ms <= TIMEOUT_MAX_MS:
+            # 0 would turn the timeout off; above INT_MAX the server refuses the login.
+            raise ConfigError(f"{where} is out of range: {setting.allowed}")
+    return raw
+
+
+def _coerce_number(setting: Setting, raw: object, where: str) -> int | float:
+    word = "a whole number" if setting.kind is int else "a number"
+    allowed = setting.allowed
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ConfigError(f"{where} is not {word}. {allowed}".strip())
+    try:
+        number: int | float = setting.kind(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{where} is not {word}. {allowed}".strip()) from None
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ConfigError(f"{where} is not a finite number. {allowed}".strip())
+    if (setting.low is not None and number < setting.low) or (
+            setting.high is not None and number > setting.high):
+        raise ConfigError(f"{where} is out of range: {allowed}")
+    if isinstance(number, int) and number > _BIGINT_MAX:
+        raise ConfigError(f"{where} is out of range: {allowed} At most {_BIGINT_MAX} "
+                          "(PostgreSQL's bigint).")
+    return number
 
 
 @dataclass(frozen=True)
@@ -321,29 +414,130 @@ class Config:
         return rows
 
 
+_URL_SCHEMES = ("postgresql://", "postgres://")
+MASK = "****"
+
+
+def _is_url(conninfo: str) -> bool:
+    return conninfo.lstrip().startswith(_URL_SCHEMES)
+
+
+def _mask_url(url: str) -> str:
+    """A URL with the password of its userinfo and of a ``password=`` parameter masked.
+
+    The userinfo ends at the first '@' before any '/', as libpq reads it.
+    """
+    scheme, rest = url.split("://", 1)
+    cut = min((i for i in (rest.find("@"), rest.find("/")) if i >= 0), default=-1)
+    if cut >= 0 and rest[cut] == "@" and ":" in rest[:cut]:
+        rest = f"{rest[:cut].split(':', 1)[0]}:{MASK}{rest[cut:]}"
+    path, question, query = rest.partition("?")
+    if question:
+        pairs = [f"{p.split('=', 1)[0]}={MASK}" if unquote(p.split("=", 1)[0]) == "password"
+                 else p for p in query.split("&")]
+        rest = f"{path}?{'&'.join(pairs)}"
+    return f"{scheme}://{rest}"
+
+
 def mask_conninfo(conninfo: str) -> str:
     """Hide the password of a URL or conninfo string.
 
+    A URL keeps its shape; a string libpq cannot read is not shown at all (its
+    text may hold the password anywhere).
+
     >>> mask_conninfo("postgresql://app:s3cret@db.example:5432/prod")
     'postgresql://app:****@db.example:5432/prod'
+    >>> mask_conninfo("postgresql://app@db/prod?sslmode=require&password=s3cret")
+    'postgresql://app@db/prod?sslmode=require&password=****'
     >>> "s3cret" in mask_conninfo("host=db password=s3cret dbname=prod")
     False
+    >>> mask_conninfo("host=db password=s3cret wrong")
+    '**** (not a valid connection string)'
     """
     try:
         params = conninfo_to_dict(conninfo)
     except Exception:
-        return "**** (not a valid conninfo)"
-    if "password" not in params:
+        return f"{MASK} (not a valid connection string)"
+    password = str(params.get("password") or "")
+    if not password:
         return conninfo
-    if "://" in conninfo:
-        # A URL keeps its shape: only the password between ':' and '@' is replaced.
-        scheme, rest = conninfo.split("://", 1)
-        userinfo, at, tail = rest.rpartition("@")
-        if at and ":" in userinfo:
-            user = userinfo.split(":", 1)[0]
-            return f"{scheme}://{user}:****@{tail}"
-    params["password"] = "****"
+    if _is_url(conninfo):
+        masked = _mask_url(conninfo)
+        # A URL libpq reads otherwise than the split above: rebuild it as conninfo.
+        if password not in masked and conninfo_to_dict(masked).get("password") == MASK:
+            return masked
+    params["password"] = MASK
     return make_conninfo("", **params)
+
+
+def suspected_secrets(conninfo: str) -> list[str]:
+    """Parts of a connection string that may be its password, even when libpq
+    cannot read the string (the values to keep out of any message).
+
+    Generous on purpose: in a conninfo, everything after ``password=``; in a URL,
+    the userinfo after its ':' and ``password=`` parameters, raw and decoded.
+
+    >>> suspected_secrets("host=a password=S3 cr3t")
+    ['S3 cr3t']
+    >>> suspected_secrets("postgresql://u:S3%zz@h/d")
+    ['S3%zz']
+    """
+    found: list[str] = []
+    if _is_url(conninfo):
+        rest = conninfo.split("://", 1)[1]
+        userinfo = rest.rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+        for pair in rest.partition("?")[2].split("&"):
+            key, _, value = pair.partition("=")
+            if "password" in unquote(key).lower():
+                found.append(value)
+    else:
+        for match in re.finditer(r"password\s*=\s*", conninfo, re.IGNORECASE):
+            found.append(conninfo[match.end():].strip())
+    found += [unquote(f) for f in found if unquote(f) != f]
+    return [f for f in found if f]
+
+
+def redact(text: str, conninfo: str = "", extra: tuple[str, ...] = ()) -> str:
+    """``text`` (a libpq or psycopg message) without anything that may be a password.
+
+    libpq quotes the token it stumbles on, which may be part of the password
+    ('invalid percent-encoded token: "S3cr%zz"', 'missing "=" after "Pw"'), or the
+    whole URL: a quoted token that overlaps a suspected secret is hidden, and so is
+    any secret found elsewhere in the text.
+
+    >>> redact('invalid percent-encoded token: "S3%zz"', "postgresql://u:S3%zz@h/d")
+    'invalid percent-encoded token: "****"'
+    >>> redact('invalid connection option "bogus"', "host=h bogus=1")
+    'invalid connection option "bogus"'
+    """
+    secrets = [e for e in extra if e]
+    try:
+        # A string libpq reads has one password, exactly; else suspect every part.
+        password = conninfo_to_dict(conninfo).get("password") if conninfo else None
+        secrets += [str(password)] if password else []
+    except Exception:
+        secrets += suspected_secrets(conninfo)
+    if not secrets:
+        return text
+
+    def hide(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if re.fullmatch(r"\W?", token):  # nothing, or one punctuation mark: "=", "]"
+            return match.group(0)
+        if any(token in s or s in token for s in secrets):
+            return f'"{MASK}"'
+        return match.group(0)
+
+    text = re.sub(r'"([^"]*)"', hide, text)
+    if conninfo and len(conninfo) > 3:
+        text = text.replace(conninfo, MASK)
+    for secret in sorted(secrets, key=len, reverse=True):
+        # A short secret only as a word of its own, so "a" does not eat every "a".
+        pattern = re.escape(secret) if len(secret) >= 4 else rf"(?<!\w){re.escape(secret)}(?!\w)"
+        text = re.sub(pattern, MASK, text)
+    return text
 
 
 def find_config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
@@ -361,6 +555,12 @@ def find_config_file(environ: Mapping[str, str], cwd: Path) -> Path | None:
 def _read_file(path: Path) -> dict[str, object]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        # The message names the byte and where, not the text around it (it may be a secret).
+        raise ConfigError(
+            f"Cannot read {path}: it is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start}). Save it as UTF-8, or remove it."
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc}. Fix the file or remove it.") from None
     for key in data:

@@ -62,14 +62,18 @@ def weights_of(config: Config) -> Weights:
 
 
 @contextmanager
-def knowledge_base(config: Config,
-                   target: psycopg.Connection[Any]) -> Iterator[KnowledgeBase]:
-    """The knowledge base of ``kb_url``, else of the target; raises when it cannot open."""
+def knowledge_base(config: Config, target: psycopg.Connection[Any], *,
+                   create: bool = True) -> Iterator[KnowledgeBase]:
+    """The knowledge base of ``kb_url``, else of the target; raises when it cannot open.
+
+    ``create=False`` is for reads: nothing is created, and NoKnowledgeBase is raised
+    when there is none yet.
+    """
     url = config.get_str("kb_url")
     conn = db.connect(url, config) if url else target
     try:
         yield KnowledgeBase(conn, weights=weights_of(config),
-                            threshold=config.get_float("kb_threshold"))
+                            threshold=config.get_float("kb_threshold"), create=create)
     finally:
         if conn is not target:
             conn.close()
@@ -84,7 +88,13 @@ def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session
     try:
         state.kb = stack.enter_context(knowledge_base(config, target))
         state.notes.extend(state.kb.notes)
-        report = spool.flush(state.kb)
+        try:
+            report = spool.flush(state.kb)
+        except OSError as exc:
+            report = None
+            state.notes.append(f"Could not read or clear the findings saved in {spool.path} "
+                               f"({exc.strerror or exc}): make it readable and writable, "
+                               "and the next run writes them.")
         if report is not None:
             state.notes.append(
                 f"Wrote {report.imported} findings saved while the knowledge base was away"
@@ -155,7 +165,17 @@ def remember(state: Session, findings: Sequence[Finding]) -> list[str]:
             return ids
         except psycopg.Error as exc:
             _lost(state, exc)
-    state.spool.save(findings)
+    try:
+        state.spool.save(findings)
+    except OSError as exc:
+        # The last place the findings could go: say so loudly, with what to do. The
+        # result itself (printed by the caller) still carries every proposal.
+        state.notes.append(
+            f"{len(findings)} findings could NOT be saved: the knowledge base is not "
+            f"available and {state.spool.path} cannot be written ({exc.strerror or exc}). "
+            "Set PGARCHITECT_DATA_DIR to a writable directory, or make the knowledge base "
+            "reachable (kb_url), and run again to keep them.")
+        return []
     state.notes.append(f"Saved {len(findings)} findings to {state.spool.path}; they are "
                        "written to the knowledge base on the next run.")
     return []

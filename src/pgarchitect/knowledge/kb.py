@@ -14,6 +14,7 @@ import getpass
 import hashlib
 import json
 import math
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -50,6 +51,25 @@ class KnowledgeBaseError(PgArchitectError):
     """The knowledge base could not do what was asked."""
 
     exit_code = 4
+
+
+class NoKnowledgeBase(KnowledgeBaseError):
+    """A read of a database where no knowledge base was made yet (reads create nothing)."""
+
+    exit_code = 1
+
+
+# A JSON line nested deeper than this is refused before it is parsed: Python's parser
+# recurses once per level and would stop with a RecursionError near 1000.
+MAX_JSON_DEPTH = 100
+
+# Fields of a finding by the type they must have, for a check before anything is sent.
+_TEXT_FIELDS = ("database", "fingerprint", "query", "kind", "recommendation_sql",
+                "rollback_sql", "description", "reasoning", "status")
+_OPTIONAL_TEXT_FIELDS = ("id", "status_by", "status_note")
+_NUMBER_FIELDS = ("estimated_gain_pct", "measured_gain_pct", "before_ms", "after_ms",
+                  "confidence", "applied_after_ms", "applied_gain_pct")
+_TIME_FIELDS = ("status_at", "applied_at", "applied_measured_at", "created_at")
 
 
 # -- findings ---------------------------------------------------------------------------
@@ -117,23 +137,119 @@ class Finding:
         if missing:
             raise ValueError(f"missing fields: {', '.join(sorted(missing))}")
         values = dict(data)
-        for key in ("status_at", "applied_at", "applied_measured_at", "created_at"):
+        for key in _TIME_FIELDS:
             if isinstance(values.get(key), str):
-                values[key] = datetime.fromisoformat(values[key])
+                try:
+                    values[key] = datetime.fromisoformat(values[key])
+                except ValueError:
+                    raise ValueError(f"{key} {shorten(values[key], 40, placeholder='…')!r} "
+                                     "is not an ISO 8601 timestamp") from None
         finding = cls(**values)
         finding.check()
         return finding
 
     def check(self) -> None:
+        """Raise ValueError, naming the field, on a value the store would refuse."""
+        for name in _TEXT_FIELDS + _OPTIONAL_TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL_TEXT_FIELDS:
+                continue
+            if not isinstance(value, str):
+                raise ValueError(f"{name} is {type(value).__name__}, not a string")
+            if "\x00" in value:
+                raise ValueError(f"{name} has a NUL character, which PostgreSQL cannot store")
+        if self.id is not None:
+            try:
+                uuid.UUID(self.id)
+            except ValueError:
+                raise ValueError(f"id {shorten(self.id, 60, placeholder='…')!r} is not a UUID"
+                                 ) from None
         if self.kind not in KINDS:
             raise ValueError(f"kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.status not in STATUSES:
             raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        for name in _NUMBER_FIELDS:
+            _check_number(name, getattr(self, name))
         if self.confidence is not None and not 0 <= self.confidence <= 1:
             raise ValueError(f"confidence {self.confidence} is not within 0..1")
-        if self.embedding is not None and len(self.embedding) != DIMENSIONS:
-            raise ValueError(f"embedding has {len(self.embedding)} dimensions, not "
-                             f"{DIMENSIONS}")
+        for name in _TIME_FIELDS:
+            if not isinstance(getattr(self, name), (datetime, type(None))):
+                raise ValueError(f"{name} is not a timestamp")
+        if not isinstance(self.factors, dict):
+            raise ValueError("factors is not a JSON object")
+        for key, value in self.factors.items():
+            _check_number(f"factor {key!r}", value)
+        if not isinstance(self.features, dict):
+            raise ValueError("features is not a JSON object")
+        _check_json("features", self.features)
+        if self.embedding is not None:
+            if not isinstance(self.embedding, list):
+                raise ValueError("embedding is not a list of numbers")
+            if len(self.embedding) != DIMENSIONS:
+                raise ValueError(f"embedding has {len(self.embedding)} dimensions, not "
+                                 f"{DIMENSIONS}")
+            for i, value in enumerate(self.embedding):
+                _check_number(f"embedding[{i}]", value)
+
+
+def _check_number(name: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} is {type(value).__name__}, not a number")
+    try:
+        finite = math.isfinite(float(value))
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ValueError(f"{name} is not a finite number")
+
+
+def _check_json(name: str, value: object) -> None:
+    """A value PostgreSQL's jsonb takes: no NaN or infinity, no NUL character."""
+    try:
+        text = json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise ValueError(f"{name} cannot be stored as JSON: {exc}") from None
+    if "\\u0000" in text:
+        raise ValueError(f"{name} has a NUL character, which PostgreSQL cannot store")
+
+
+def _depth(line: str) -> int:
+    """How deeply a JSON text nests arrays and objects (an upper bound: brackets in
+    strings count too, which only errs toward refusing).
+
+    >>> _depth('{"a": [1, [2]]}')
+    3
+    """
+    depth = deepest = 0
+    for char in line:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_line(line: str | bytes) -> Finding:
+    """A finding from one JSON line of an export; ValueError says what is wrong with it."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text (byte 0x{line[exc.start]:02x} at column "
+                             f"{exc.start + 1})") from None
+    if _depth(line) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep: not a "
+                         "finding")
+    try:
+        data = json.loads(line)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply: not a finding") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    return Finding.from_json(data)
 
 
 @dataclass(frozen=True)
@@ -186,7 +302,13 @@ class KnowledgeBase:
     """The findings of one knowledge base database."""
 
     def __init__(self, conn: psycopg.Connection[Any], *, weights: Weights | None = None,
-                 threshold: float = THRESHOLD, embedder: Embedder | None = None) -> None:
+                 threshold: float = THRESHOLD, embedder: Embedder | None = None,
+                 create: bool = True) -> None:
+        """Open the knowledge base of ``conn``, creating its tables when ``create``.
+
+        Without ``create`` (the reads: `kb list`, `show`, `similar`, `export`) nothing is
+        created in the database, and a missing knowledge base raises NoKnowledgeBase.
+        """
 
         if not 0 < threshold <= 1:
             raise ConfigError(f"kb_threshold {threshold:g} is not within 0..1: set it to the "
@@ -197,7 +319,13 @@ class KnowledgeBase:
         self._embedder = embedder
         self._cache: tuple[list[str], list[str], np.ndarray] | None = None  # without pgvector
         self.notes: list[str] = []
-        migrate(conn)
+        if create:
+            migrate(conn)
+        elif not _exists(conn):
+            raise NoKnowledgeBase(
+                f"There is no knowledge base in database {conn.info.dbname} yet: "
+                "`pgarchitect audit` or `pgarchitect advise` make it with their first "
+                "findings, and `pgarchitect kb import FILE` with exported ones.")
         row = conn.execute(
             "SELECT n.nspname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = "
             "a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace WHERE a.attrelid = "
@@ -390,21 +518,47 @@ class KnowledgeBase:
             for row in cur:
                 yield json.dumps(_finding(row).to_json(), default=str)
 
-    def import_lines(self, lines: Iterable[str]) -> ImportReport:
-        """Import JSON lines: every good line, in one round trip; report the bad ones."""
+    def import_lines(self, lines: Iterable[str | bytes]) -> ImportReport:
+        """Import JSON lines: every good line, in one round trip; report the bad ones.
+
+        Bytes are decoded line by line, so a line that is not UTF-8 is reported alone.
+        Should the store still refuse the batch, the lines are written one by one and
+        each refused one reported with its line number.
+        """
         report = ImportReport()
-        good: list[Finding] = []
+        good: list[tuple[int, Finding]] = []
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                good.append(Finding.from_json(json.loads(line)))
+                good.append((number, parse_line(line)))
             except (ValueError, TypeError) as exc:
-                report.errors.append((number, str(exc).splitlines()[0][:200]))
-        inserted = self.record(good)
-        report.imported = len(inserted)
-        report.duplicates = len(good) - len(inserted)
+                report.errors.append((number, (str(exc).splitlines() or ["unreadable"])[0][:200]))
+        findings = [f for _, f in good]
+        try:
+            with self.conn.transaction():
+                inserted = len(self.record(findings))
+        except (psycopg.DataError, psycopg.IntegrityError):
+            inserted = 0
+            for number, finding in good:
+                try:
+                    with self.conn.transaction():
+                        inserted += len(self.record([finding]))
+                except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                    findings.remove(finding)
+                    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    report.errors.append((number, f"refused by the database: {why}"[:200]))
+            report.errors.sort()
+        report.imported = inserted
+        report.duplicates = len(findings) - inserted
         return report
+
+
+def _exists(conn: psycopg.Connection[Any]) -> bool:
+    """Whether the knowledge base's table is there (a read that creates nothing)."""
+    row = conn.execute("SELECT to_regclass('pgarchitect.optimization_log') IS NOT NULL"
+                       ).fetchone()
+    return bool(row and row[0])
 
 
 def _finding(row: dict[str, Any]) -> Finding:
@@ -427,14 +581,13 @@ class Spool:
     def save(self, findings: Sequence[Finding]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as out:
-            for f in findings:
-                out.write(json.dumps(f.to_json(), default=str) + "\n")
+            out.write("".join(json.dumps(f.to_json(), default=str) + "\n" for f in findings))
 
     def flush(self, kb: KnowledgeBase) -> ImportReport | None:
         """Write the saved findings to ``kb``; the file goes once they are all in."""
         if not self.path.is_file():
             return None
-        report = kb.import_lines(self.path.read_text(encoding="utf-8").splitlines())
+        report = kb.import_lines(self.path.read_bytes().splitlines())
         if report.errors:
             bad = self.path.with_suffix(".rejected.jsonl")
             self.path.replace(bad)

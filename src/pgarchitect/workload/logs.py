@@ -22,7 +22,9 @@ Then::
 
 Each logged execution becomes one :class:`Statement` (``calls=1``); the bind values
 of the extended protocol (``DETAIL:  Parameters: $1 = '42'``) are kept in
-``params``. The file is streamed, so logs of any size can be read.
+``params``. The file is streamed, up to :data:`MAX_LOG_BYTES` (decompressed) or
+:data:`MAX_LOG_LINES`: past either the rest is not read, and a note says so. A line
+longer than :data:`MAX_LINE_BYTES` is skipped with its reason.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import html
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -50,6 +53,16 @@ EXCERPT = 200  # characters of a bad line or query kept in a Skipped record
 # backend that logs only plans (log_min_duration_statement off) would otherwise
 # pile them up until the end of the file; past this many the oldest is counted.
 MAX_PENDING_PLANS = 1000
+# Bounds on what one log may cost, so that a gzip bomb (a few MB that inflate to
+# gigabytes of one line, or of newlines) ends in seconds with a note, not in an
+# out-of-memory kill or an hour of work. A day of log_min_duration_statement output
+# is far below both; a larger log can be split (`split -C 500M`) and read in parts.
+MAX_LOG_BYTES = 512 * 2**20  # decompressed bytes read from one log
+MAX_LOG_LINES = 5_000_000  # lines read from one log (a line of newlines costs a line each)
+# Longest line kept: a logged statement with a long IN list is hundreds of kilobytes;
+# a longer line is skipped (with its reason) without being held in memory.
+MAX_LINE_BYTES = 8 * 2**20
+_CHUNK = 2**20  # bytes read at a time
 
 _PRIMARY = ("DEBUG", "LOG", "INFO", "NOTICE", "WARNING", "ERROR", "FATAL", "PANIC")
 _SECONDARY = ("DETAIL", "HINT", "QUERY", "CONTEXT", "LOCATION", "STATEMENT")
@@ -503,6 +516,73 @@ class _Collector:
         self.logged.clear()
 
 
+# -- bounded reading -----------------------------------------------------------------
+
+
+@dataclass
+class _Bounded:
+    """The lines of a byte stream, within :data:`MAX_LOG_BYTES`, :data:`MAX_LOG_LINES` and
+    :data:`MAX_LINE_BYTES`; what was cut is recorded for the notes and the skipped list.
+
+    A line over the limit is replaced by an empty one, so that the readers' line
+    numbers stay those of the file.
+    """
+
+    read: Callable[[int], bytes]
+    skipped: list[Skipped]
+    max_bytes: int = MAX_LOG_BYTES
+    max_lines: int = MAX_LOG_LINES
+    max_line: int = MAX_LINE_BYTES
+    bytes_read: int = 0
+    lines: int = 0
+    cut: str | None = None  # which limit stopped the reading
+
+    def __iter__(self) -> Iterator[str]:
+        head = b""  # the start of the current line (not grown past max_line)
+        size = 0  # the current line's length so far
+        while True:
+            if self.bytes_read >= self.max_bytes:
+                if self.read(1):
+                    self.cut = f"{self.max_bytes // 2**20} MiB"
+                break
+            chunk = self.read(min(_CHUNK, self.max_bytes - self.bytes_read))
+            if not chunk:
+                break
+            self.bytes_read += len(chunk)
+            *whole, rest = chunk.split(b"\n")
+            for piece in whole:
+                yield self._line(head + piece if head else piece, size + len(piece), "\n")
+                head, size = b"", 0
+                if self.lines >= self.max_lines:
+                    if rest or piece is not whole[-1] or self.read(1):
+                        self.cut = f"{self.max_lines:,} lines"
+                    return
+            if size <= self.max_line:
+                head += rest
+            size += len(rest)
+        if size:
+            yield self._line(head, size, "")
+
+    def _line(self, data: bytes, size: int, end: str) -> str:
+        self.lines += 1
+        if size > self.max_line:
+            self.skipped.append(_log_skip(
+                _excerpt(data[:EXCERPT].decode("utf-8", errors="replace")),
+                f"Log line {self.lines} is {size:,} bytes long, over the limit of "
+                f"{self.max_line // 2**20} MiB per line (MAX_LINE_BYTES): skipped. A "
+                "PostgreSQL log has no such line: is this file a server log?"))
+            return end
+        # Only "\n" ends a line: a carriage return inside a logged query is no line break.
+        return data.decode("utf-8", errors="replace") + end
+
+
+def _text_reader(stream: TextIO) -> Callable[[int], bytes]:
+    """A text stream read as UTF-8 bytes, in bounded pieces."""
+    def read(size: int) -> bytes:
+        return stream.read(max(1, size // 4)).encode("utf-8", errors="replace")
+    return read
+
+
 # -- the source ---------------------------------------------------------------------
 
 
@@ -532,16 +612,14 @@ class LogSource:
     def read(self) -> Workload:
         """Every logged execution as one statement, with the records that were skipped."""
         if self.stream is not None:
-            return self._read(self.stream)
+            return self._read(_text_reader(self.stream))
         path = self.path
-        # newline="\n": a carriage return inside a logged query is not a line break.
         try:
             if path.suffix == ".gz":
-                with gzip.open(path, "rt", encoding="utf-8", errors="replace",
-                               newline="\n") as fh:
-                    return self._read(fh)
-            with path.open(encoding="utf-8", errors="replace", newline="\n") as fh:
-                return self._read(fh)
+                with gzip.open(path, "rb") as gz:
+                    return self._read(gz.read)
+            with path.open("rb") as fh:
+                return self._read(fh.read)
         except FileNotFoundError:
             raise ConfigError(
                 f"Log file {path} not found. Pass the path of a PostgreSQL server log: "
@@ -555,17 +633,19 @@ class LogSource:
                 f"Cannot read {path}: permission denied. Run as the server's OS user (or "
                 "one in its group, with log_file_mode = 0640), or copy the file."
             ) from None
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise ConfigError(f"Cannot read {path}: {exc}") from None
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise ConfigError(f"Cannot read {path}: {exc}. Pass a PostgreSQL server log, "
+                              "plain or gzip-compressed.") from None
 
-    def _read(self, stream: TextIO) -> Workload:
-        lines: Iterator[str] = iter(stream)
+    def _read(self, read: Callable[[int], bytes]) -> Workload:
+        collector = _Collector(self.name)
+        bounded = _Bounded(read, collector.skipped)
+        lines: Iterator[str] = iter(bounded)
         fmt = self.format
         if fmt == "auto":
             head = list(itertools.islice(lines, 1))
             fmt = detect_format(self.path, head[0] if head else "")
             lines = itertools.chain(head, lines)
-        collector = _Collector(self.name)
         unknown_db = 0
         for entry in _READERS[fmt](lines, collector.skipped):
             if self.database is not None and entry.database != self.database:
@@ -576,10 +656,17 @@ class LogSource:
             collector.feed(entry)
         collector.finish()
         return Workload(collector.statements, collector.skipped,
-                        self._notes(fmt, collector, unknown_db))
+                        self._notes(fmt, collector, unknown_db, bounded))
 
-    def _notes(self, fmt: str, collector: _Collector, unknown_db: int) -> list[str]:
+    def _notes(self, fmt: str, collector: _Collector, unknown_db: int,
+               bounded: _Bounded) -> list[str]:
         notes = [f"{self.path} read as {fmt}: {len(collector.statements)} logged executions."]
+        if bounded.cut is not None:
+            notes.append(f"Only the first {bounded.cut} of {self.path} were read (the limit "
+                         f"per log: {MAX_LOG_BYTES // 2**20} MiB, {MAX_LOG_LINES:,} lines); "
+                         f"the rest, from line {bounded.lines + 1}, was not: split the log "
+                         "(`split -C 500M`) or rotate it more often (log_rotation_size), "
+                         "and read each part.")
         if not collector.statements and not collector.skipped:
             notes.append("No statement durations in the log: set log_min_duration_statement "
                          "(or log_statement with log_duration, or auto_explain).")
