@@ -701,3 +701,18 @@ def test_parse_captured_join() -> None:
 def test_parse_plan_rejects_other_json() -> None:
     with pytest.raises(ValueError, match="no 'Plan' key"):
         parse_plan('{"rows": []}')
+
+
+def test_a_statement_that_advances_a_sequence_is_a_write(conn: db.Connection) -> None:
+    """nextval() is not rolled back: measured only with allow_writes, never by default."""
+    conn.execute("CREATE SEQUENCE pgarchitect_test_seq")
+    before = conn.execute("SELECT last_value, is_called FROM pgarchitect_test_seq").fetchone()
+    for query in ("SELECT nextval('pgarchitect_test_seq')",
+                  "SELECT pg_catalog.setval('pgarchitect_test_seq', 500)",
+                  "WITH n AS (SELECT nextval('pgarchitect_test_seq') AS v) SELECT v FROM n"):
+        reason = no_plan(explain_analyze(conn, query)).reason
+        assert reason.startswith("Not measured: the statement changes data (it calls "), reason
+        assert "allow_writes" in reason
+    after = conn.execute("SELECT last_value, is_called FROM pgarchitect_test_seq").fetchone()
+    assert after == before
+    assert plan_of(generic_plan(conn, "SELECT nextval('pgarchitect_test_seq')"))  # plans: fine

@@ -7,6 +7,7 @@ PostgreSQL 18 has none (the sandbox only). Each test gets its own database with
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,6 +24,7 @@ from pgarchitect.advisors.index.whatif import (
     SandboxWhatIf,
     WhatIf,
     WhatIfError,
+    effective_timeout,
     open_engine,
 )
 from pgarchitect.catalog.index import IndexDef, IndexKey
@@ -249,8 +251,9 @@ def test_gin_trigram_falls_back_to_the_sandbox_on_hypopg(conn15: db.Connection) 
     assert limited.cost(EQUALITY, [A]).used == (A,)
     refused = limited.cost(CONTAINS, [A, TRIGRAM]).reason
     assert refused is not None and refused.reason.endswith(
-        "above the sandbox limit of 1 kB: pass --allow-large-sandbox (HypoPG cannot model "
-        "this index).")
+        "above the sandbox limit of 1 kB (sandbox_max_table_mb): pass --allow-large (HypoPG "
+        "cannot model this index).")
+    assert refused.code == "too_large"
     broken = engine.cost(EQUALITY, [ix("no_such_column")])
     assert broken.reason is not None and broken.reason.sqlstate == "42703"  # not HypoPG's XX000
     assert broken.reason.reason == ('Could not create public.items (no_such_column): column '
@@ -273,9 +276,11 @@ def test_the_sandbox_refuses_a_table_above_its_limit(conn18: db.Connection) -> N
     small = SandboxWhatIf(conn18, max_table_bytes=1024)
     costing = small.cost(EQUALITY, [A])
     assert costing.reason is not None and costing.plan is None
-    assert costing.reason.reason.startswith("Table public.items is ")
+    assert costing.reason.reason.startswith("Not tried: table public.items is ")
     assert costing.reason.reason.endswith(
-        "MB, above the sandbox limit of 1 kB: pass --allow-large-sandbox or install HypoPG.")
+        "MB, above the sandbox limit of 1 kB (sandbox_max_table_mb): pass --allow-large or "
+        "install HypoPG.")
+    assert costing.reason.code == "too_large"
     with pytest.raises(WhatIfError, match="above the sandbox limit"):
         small.size(A)
     assert small.cost(EQUALITY, []).reason is None  # no index, nothing to build
@@ -306,3 +311,34 @@ def test_open_engine_modes(conn15: db.Connection, conn18: db.Connection) -> None
         open_engine(conn18, "hypopg")
     with pytest.raises(ConfigError, match=r"engine 'sandbx'\. Did you mean 'sandbox'\?"):
         open_engine(conn18, "sandbx")
+
+
+def test_the_session_timeouts_are_the_sandboxs_ceiling(
+        db18: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configured 100 ms / 5 s stay 100 ms / 5 s; the sandbox's own 1 s / 60 s apply only
+    below them, or when the session has no limit."""
+    monkeypatch.setenv("PGARCHITECT_LOCK_TIMEOUT", "100ms")
+    monkeypatch.setenv("PGARCHITECT_STATEMENT_TIMEOUT", "5s")
+    with db18.connect() as admin:
+        admin.execute(SCHEMA)
+    with db.connect(db18.conninfo, load_config()) as conn:
+        assert effective_timeout(conn, "lock_timeout", "1s") == "100ms"
+        assert effective_timeout(conn, "statement_timeout", "60s") == "5000ms"
+        assert effective_timeout(conn, "statement_timeout", "2s") == "2000ms"
+        conn.execute("SET lock_timeout = 0")  # no limit: ours applies
+        assert effective_timeout(conn, "lock_timeout", "1s") == "1000ms"
+        conn.execute("SET lock_timeout = '100ms'")
+        holder = psycopg.connect(db18.conninfo)
+        holder.execute("LOCK TABLE items IN SHARE ROW EXCLUSIVE MODE")
+        try:
+            engine = SandboxWhatIf(conn)
+            started = time.monotonic()
+            costing = engine.cost(EQUALITY, [A])
+            waited = time.monotonic() - started
+        finally:
+            holder.close()
+        assert costing.reason is not None and costing.reason.sqlstate == "55P03"
+        assert "lock timeout" in costing.reason.reason
+        assert waited < 0.9  # 100 ms, not the sandbox's 1 s
+        assert engine._timeouts == {"lock_timeout": "100ms", "statement_timeout": "5000ms"}
+        assert engine.cost(EQUALITY, [A]).used == (A,)  # not cached: the lock is gone

@@ -158,6 +158,31 @@ def check_io_timing(c: Capabilities) -> Check:
                  "ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();")
 
 
+def check_index_building(c: Capabilities) -> Check:
+    """Building an index (sandbox what-if, measurement) needs ownership of its table.
+
+    ``CREATE INDEX`` is refused to anyone but the table's owner (or a member of the
+    owning role), even in a transaction that is rolled back, and no GRANT on the
+    table gives that right (https://www.postgresql.org/docs/current/sql-createindex.html).
+    """
+    name = "building indexes (sandbox what-if, measurement)"
+    if c.superuser:
+        return Check(name, "ok", f"{c.role} is a superuser and may build on any table")
+    hypopg = ("HypoPG's what-if needs no ownership, but measurement still builds the index"
+              if c.has("hypopg") else
+              "with HypoPG the what-if would need no ownership, but measurement still "
+              "builds the index")
+    return Check(
+        name,
+        "warn",
+        f"{c.role} can build indexes only on tables it owns (CREATE INDEX needs ownership "
+        f"of the table, even in a transaction that is rolled back; SELECT is not enough): "
+        f"elsewhere the sandbox and measurement say so instead of advising; {hypopg}",
+        f"Run advise/audit as the tables' owner, or as a superuser: GRANT <tables' owner> TO "
+        f"{_quote_ident(c.role)}; (membership in the owning role, which can also write)",
+    )
+
+
 def check_least_privilege(c: Capabilities) -> Check:
     name = "least privilege"
     if not c.superuser:
@@ -175,6 +200,7 @@ CHECKS: tuple[Callable[[Capabilities], Check], ...] = (
     check_hypopg,
     check_vector,
     check_io_timing,
+    check_index_building,
     check_least_privilege,
 )
 
@@ -200,5 +226,11 @@ def least_privilege_sql(database: str, role: str = "pgarchitect") -> str:
             f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {r};",
             "-- pgarchitect's own tables (snapshots, knowledge base)",
             f"CREATE SCHEMA IF NOT EXISTS pgarchitect AUTHORIZATION {r};",
+            "-- measure an index (and, without HypoPG, ask the planner about it): CREATE",
+            "-- INDEX needs ownership of the table, even in a transaction that is rolled",
+            "-- back, and no GRANT on a table gives it. Run advise and audit as the",
+            "-- tables' owner, or make this role a member of the owning role (which also",
+            "-- lets it write to the tables):",
+            f"-- GRANT app_owner TO {r};",
         ]
     )

@@ -45,6 +45,7 @@ class NoPlan:
 
     reason: str
     sqlstate: str | None = None  # the server's SQLSTATE when the server refused it
+    code: str | None = None  # a reason code (advisors.base.REASONS) when it is not the SQLSTATE's
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,23 @@ def _parse_node(node: Mapping[str, Any], parent_schema: str | None) -> PlanNode:
 _WRITES = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE",
            "MergeStmt": "MERGE"}
 _PLANNABLE = {"SelectStmt", *_WRITES}
+# Built-in functions whose effects a rollback does not undo or that change state
+# outside the statement's rows: a sequence advanced by nextval() stays advanced
+# (sequences are not transactional), a session advisory lock outlives the
+# transaction, a terminated backend stays terminated. A statement calling one is
+# a write: measured only with allow_writes.
+# https://www.postgresql.org/docs/current/functions-sequence.html
+WRITING_FUNCTIONS = frozenset({
+    "nextval", "setval",
+    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared",
+    "pg_advisory_unlock_all",
+    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
+    "pg_switch_wal", "pg_create_restore_point", "pg_stat_reset", "pg_stat_reset_shared",
+    "pg_stat_statements_reset",
+    "lo_import", "lo_export",  # server files; large objects themselves are transactional
+    "dblink_exec", "dblink",
+})
 _LOWER_OPS = {">", ">="}  # col > $n: $n is a lower bound
 _UPPER_OPS = {"<", "<="}
 
@@ -421,6 +439,22 @@ def _uses(tree: Any) -> dict[int, str]:
     return found
 
 
+def _writing_call(tree: Any) -> str | None:
+    """The first function of :data:`WRITING_FUNCTIONS` the parse tree calls, or None.
+
+    >>> _writing_call({"FuncCall": {"funcname": [{"String": {"sval": "pg_catalog"}},
+    ...                                         {"String": {"sval": "NextVal"}}]}})
+    'nextval'
+    """
+    for key, value in _items(tree):
+        if key == "FuncCall" and isinstance(value, dict):
+            names = [n.get("String", {}).get("sval") for n in value.get("funcname") or ()]
+            name = str(names[-1]).lower() if names and names[-1] else ""
+            if name in WRITING_FUNCTIONS:
+                return name
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def _check(query: str) -> _Statement | NoPlan:
     """Repair and parse the text; accept exactly one SELECT, INSERT, UPDATE, DELETE or MERGE.
@@ -452,8 +486,23 @@ def _check(query: str) -> _Statement | NoPlan:
         writes = "data-modifying WITH"
     if writes is None and stmts[0]["stmt"][kind].get("intoClause"):
         writes = "SELECT INTO"
+    if writes is None and (called := _writing_call(stmts[0])):
+        writes = f"it calls {called}()"
     params = [int(v.get("number", 0)) for k, v in _items(tree) if k == "ParamRef"]
     return _Statement(query, max(params, default=0), writes, _uses(tree))
+
+
+def plannable(query: str) -> NoPlan | None:
+    """Why the text cannot be planned (it does not parse, it is not one SELECT, INSERT,
+    UPDATE, DELETE or MERGE), or None.
+
+    >>> plannable("TRUNCATE t").reason.endswith("(this is a Truncate statement).")
+    True
+    >>> plannable("SELECT 1") is None
+    True
+    """
+    stmt = _check(query)
+    return stmt if isinstance(stmt, NoPlan) else None
 
 
 # -- running, always rolled back -------------------------------------------------
@@ -877,9 +926,12 @@ def sample_parameter_sets(
         picked = dict.fromkeys(complete[i * len(complete) // count] for i in range(count))
         return [ParameterSet(row, ("log",) * len(types), names) for row in picked]
     sets: dict[tuple[str | None, ...], ParameterSet] = {}
-    for variant in range(count):
-        chosen = _sampled(conn, stmt, types, params, variant)
-        sets.setdefault(chosen.values, chosen)
+    try:
+        for variant in range(count):
+            chosen = _sampled(conn, stmt, types, params, variant)
+            sets.setdefault(chosen.values, chosen)
+    except _STATEMENT_ERRORS as exc:  # a table locked by another session, a timeout
+        return _no_plan(exc, "sample parameter values")
     return list(sets.values())
 
 

@@ -37,7 +37,27 @@ REASONS = (
     "no_candidate",      # no rule had anything to propose
     "not_chosen",        # an index would help it, but others did more within the budget
     "not_supported",     # a kind of statement the advisor does not handle
+    "locked",            # another session held a lock on its table past lock_timeout
+    "timeout",           # planning or building ran past statement_timeout
+    "no_privilege",      # the role may not do what is needed (building an index: ownership)
+    "too_large",         # its table is above sandbox_max_table_mb: nothing was built
 )
+
+# SQLSTATEs that say the answer was not found, rather than that there is none.
+SQLSTATE_REASONS = {
+    "55P03": "locked",        # lock_not_available
+    "57014": "timeout",       # query_canceled
+    "42501": "no_privilege",  # insufficient_privilege
+}
+
+
+def reason_code(sqlstate: str | None, code: str | None = None) -> str | None:
+    """The reason code of a refusal: its own code, else its SQLSTATE's, else None.
+
+    >>> reason_code("55P03"), reason_code(None, "too_large"), reason_code("23505")
+    ('locked', 'too_large', None)
+    """
+    return code or SQLSTATE_REASONS.get(sqlstate or "")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,13 @@ def current_version(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
+def schema_exists(conn: psycopg.Connection[Any]) -> bool:
+    """Whether schema ``pgarchitect`` exists (whoever owns it)."""
+    row = conn.execute("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s)",
+                       [SCHEMA]).fetchone()
+    return bool(row and row[0])
+
+
 def migrate(conn: psycopg.Connection[Any]) -> int:
     """Create or upgrade pgarchitect's schema; returns the version now in place."""
     latest = MIGRATIONS[-1][0]
@@ -53,8 +60,12 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(SCHEMA)))
+            # CREATE SCHEMA IF NOT EXISTS checks the CREATE privilege on the database
+            # before it looks for the schema: a role given its own schema (the
+            # least-privilege script) would be refused. Create only what is missing.
+            if not schema_exists(conn):
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                    sql.Identifier(SCHEMA)))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS pgarchitect.schema_version ("
                 " version int PRIMARY KEY, description text NOT NULL,"
@@ -72,6 +83,12 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
                     "INSERT INTO pgarchitect.schema_version (version, description) "
                     "VALUES (%s, %s)", [version, description])
     except psycopg.errors.InsufficientPrivilege:
+        if schema_exists(conn):
+            raise CapabilityMissing(
+                "This role may not create tables in schema pgarchitect: as its owner or a "
+                "superuser run ALTER SCHEMA pgarchitect OWNER TO <role>; or set "
+                "PGARCHITECT_STORE_URL to another database (see `pgarchitect doctor`)."
+            ) from None
         raise CapabilityMissing(
             "This role cannot create pgarchitect's schema: as the database owner run "
             "CREATE SCHEMA pgarchitect AUTHORIZATION <role>; or set PGARCHITECT_STORE_URL "

@@ -16,7 +16,14 @@ from typing import Any
 import psycopg
 
 from pgarchitect import db
-from pgarchitect.advisors.base import Context, Draft, Outcome, Proposals, Subject
+from pgarchitect.advisors.base import (
+    Context,
+    Draft,
+    Outcome,
+    Proposals,
+    Subject,
+    reason_code,
+)
 from pgarchitect.advisors.index.candidates import (
     INDEXABLE_KINDS,
     Candidate,
@@ -41,6 +48,7 @@ from pgarchitect.errors import ConfigError
 from pgarchitect.knowledge.audit import Known, Session, findings_of, known_cases, remember
 from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.measure import StatementInput
+from pgarchitect.plans import NoPlan, plannable
 from pgarchitect.proposal import Measurement, Proposal
 from pgarchitect.settings import Config
 from pgarchitect.workload import Skipped, Statement, Workload
@@ -56,8 +64,10 @@ _UNITS = {None: 1, "B": 1, "kB": 10**3, "KB": 10**3, "MB": 10**6, "GB": 10**9, "
           "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 
-def parse_size(text: str) -> int:
+def parse_size(text: str, limit: int = 2**50) -> int:
     """Bytes in ``500MB`` (10^6, as the published index-selection comparisons count) or ``2GiB``.
+
+    ``limit`` (1 PiB) refuses absurd budgets: no database holds that much index.
 
     >>> parse_size("500MB"), parse_size("1.5 GB"), parse_size("64MiB")
     (500000000, 1500000000, 67108864)
@@ -65,7 +75,12 @@ def parse_size(text: str) -> int:
     match = _SIZE.match(text)
     if not match:
         raise ConfigError(f"Budget {text!r} is not a size: use e.g. 500MB, 2GB or 512MiB.")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
+    size = float(match.group(1)) * _UNITS[match.group(2)]  # inf for 400 nines: no error
+    if not size <= limit:
+        shown = text if len(text) <= 20 else text[:17] + "…"
+        raise ConfigError(f"Budget {shown!r} is more than {limit // 2**50} PiB: give the storage "
+                          "new indexes may use, e.g. 500MB, 2GB or 512MiB.")
+    return int(size)
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,7 @@ class StatementReport:
     cost_after: float | None = None
     indexes: tuple[str, ...] = ()  # names of recommended indexes it uses
     reason: str | None = None  # why it got nothing
+    code: str | None = None  # the same, as one of advisors.base.REASONS
 
 
 @dataclass
@@ -199,7 +215,8 @@ def _reasoning(rec: Verified, candidate: Candidate | None) -> str:
 
 def _statement_reports(statements: Sequence[Statement], analyses: Sequence[Analysis],
                        cands: CandidateSet, selection: Selection, kept: dict[IndexDef, str],
-                       plan_errors: dict[str, str]) -> list[StatementReport]:
+                       plan_errors: dict[str, str],
+                       blocked: dict[str, NoPlan] | None = None) -> list[StatementReport]:
     outcomes = {o.query: o for o in selection.outcomes}
     reports = []
     for s, a in zip(statements, analyses, strict=True):
@@ -212,6 +229,10 @@ def _statement_reports(statements: Sequence[Statement], analyses: Sequence[Analy
         reason = None
         if s.query in plan_errors and (o is None or o.cost_before is None):
             reason = plan_errors[s.query]
+        elif not names and blocked and s.query in blocked:
+            # Its indexes could not be tried (a lock, a timeout, no right to build,
+            # a table too large): that is the answer, not "no index lowers its cost".
+            reason = blocked[s.query].reason
         elif not names:
             reasons = [*cands.skipped_for(s.query)]
             if o is not None and o.reason:
@@ -234,6 +255,10 @@ class Chosen:
     selection: Selection
     engine: str
     plan_errors: dict[str, str]  # statement -> why the planner could not plan it
+    # statement -> why some of its indexes could not be tried (locked, timeout, no
+    # privilege, too large): then nothing may be concluded about them
+    blocked: dict[str, NoPlan] = field(default_factory=dict)
+    plan_codes: dict[str, str] = field(default_factory=dict)  # statement -> code of its error
 
 
 def choose(
@@ -254,20 +279,36 @@ def choose(
     if analyses is None:
         analyses = [analyze(s.query, catalog.relations) for s in statements]
     touched = {(r.schema, r.name) for a in analyses for r in a.relations if r.kind in INDEXABLE}
-    tables = catalog.tables(touched)
-    cands = generate(analyses, tables)
+    tables, locked = _load_tables(catalog, touched)
+    blocked: dict[str, NoPlan] = {}
+    for s, a in zip(statements, analyses, strict=True):
+        for r in a.relations:
+            if (r.schema, r.name) in locked:
+                blocked.setdefault(s.query, locked[(r.schema, r.name)])
+    cands = generate([a for s, a in zip(statements, analyses, strict=True)
+                      if s.query not in blocked], tables)
     engine = open_engine(conn, whatif, max_table_bytes=max_table_bytes, allow_large=allow_large,
                          catalog=catalog)
     plan_errors: dict[str, str] = {}
+    plan_codes: dict[str, str] = {}
 
     def cost(query: str, indexes: Sequence[IndexDef]) -> float | None:
         costing = engine.cost(query, indexes)
-        if costing.reason is not None:
-            plan_errors.setdefault(query, costing.reason.reason)
+        if (why := costing.reason) is not None:
+            code = reason_code(why.sqlstate, why.code)
+            if indexes and code is not None:
+                blocked.setdefault(query, why)
+            elif not indexes:
+                plan_errors.setdefault(query, why.reason)
+                if code is not None:
+                    plan_codes.setdefault(query, code)
+            else:
+                plan_errors.setdefault(query, why.reason)
         return costing.total_cost
 
     try:
-        parsed = [(s, a) for s, a in zip(statements, analyses, strict=True) if not a.error]
+        parsed = [(s, a) for s, a in zip(statements, analyses, strict=True)
+                  if not a.error and s.query not in blocked]
         selection = select(
             _targets([s for s, _ in parsed], [a for _, a in parsed]),
             [c.index for c in cands.candidates], cost, engine.size, options,
@@ -276,18 +317,49 @@ def choose(
         )
     finally:
         engine.close()
-    return Chosen(list(analyses), cands, selection, engine.name, plan_errors)
+    return Chosen(list(analyses), cands, selection, engine.name, plan_errors, blocked,
+                  plan_codes)
+
+
+def _load_tables(catalog: DatabaseCatalog, keys: set[tuple[str, str]]) -> tuple[
+        dict[tuple[str, str], TableInfo], dict[tuple[str, str], NoPlan]]:
+    """The tables' catalog records, and why those that could not be read were not.
+
+    Reading a table's size waits for any lock that conflicts with ACCESS SHARE (an
+    ALTER TABLE in progress): that table's statements get the reason, the others
+    are advised as usual.
+    """
+    try:
+        return catalog.tables(keys), {}
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+        pass
+    tables: dict[tuple[str, str], TableInfo] = {}
+    locked: dict[tuple[str, str], NoPlan] = {}
+    for key in sorted(keys):
+        try:
+            tables.update(catalog.tables({key}))
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+            what = ("another session holds a lock on it (lock_timeout)"
+                    if isinstance(exc, psycopg.errors.LockNotAvailable)
+                    else "reading it ran past statement_timeout")
+            locked[key] = NoPlan(f"Not tried: table {key[0]}.{key[1]} could not be read: "
+                                 f"{what}; try again when it is free.", exc.sqlstate)
+    return tables, locked
 
 
 def _reason_code(report: StatementReport, analysis: Analysis | None, cands: CandidateSet,
-                 outcome: Any, plan_errors: dict[str, str]) -> str | None:
+                 outcome: Any, plan_errors: dict[str, str],
+                 blocked: dict[str, NoPlan] | None = None,
+                 plan_codes: dict[str, str] | None = None) -> str | None:
     """The reason code of a statement that got nothing (see advisors.base.REASONS)."""
     if report.indexes:
         return None
     if analysis is not None and analysis.error:
         return "unparseable"
     if report.query in plan_errors and (outcome is None or outcome.cost_before is None):
-        return "not_plannable"
+        return (plan_codes or {}).get(report.query, "not_plannable")
+    if blocked and report.query in blocked:
+        return reason_code(blocked[report.query].sqlstate, blocked[report.query].code)
     if outcome is not None and outcome.code:
         return str(outcome.code)
     codes = cands.codes_for(report.query)
@@ -324,12 +396,14 @@ class IndexAdvisor:
                   for choice in selection.chosen]
         kept = {c.index: c.index.name for c in selection.chosen}
         reports = _statement_reports(statements, list(chosen.analyses), cands, selection, kept,
-                                     chosen.plan_errors)
+                                     chosen.plan_errors, chosen.blocked)
         by_outcome = {o.query: o for o in selection.outcomes}
         analysis_of = {s.query: s.analysis for s in subjects}
-        outcomes = {r.query: Outcome(r.query, r.cost_before, r.cost_after, r.reason,
-                                     _reason_code(r, analysis_of.get(r.query), cands,
-                                                  by_outcome.get(r.query), chosen.plan_errors))
+        reports = [replace(r, code=_reason_code(r, analysis_of.get(r.query), cands,
+                                                by_outcome.get(r.query), chosen.plan_errors,
+                                                chosen.blocked, chosen.plan_codes))
+                   for r in reports]
+        outcomes = {r.query: Outcome(r.query, r.cost_before, r.cost_after, r.reason, r.code)
                     for r in reports}
         notes = [f"Thresholds: min_cost {options.min_cost:g}, min_savings_pct "
                  f"{options.min_savings_pct:g}%, budget {options.budget / 1e6:,.0f} MB, at most "
@@ -389,6 +463,33 @@ def _short(query: str) -> str:
     return shorten(" ".join(query.split()), 80, placeholder=" …")
 
 
+# Workload skip codes of statements given as text that the advisor reports as its
+# own statements, with the advisor's code: the user asked about them by name.
+_TEXT_SKIPS = {"unparseable": "unparseable", "utility": "not_supported"}
+
+
+def _given_but_skipped(source: str, workload: Workload) -> list[StatementReport]:
+    """Statements given as text (``-s``, ``--file``) that never reached the advisor.
+
+    A statement that does not parse, or that is no query (``DROP TABLE``,
+    ``TRUNCATE``, ``DO``, ``CALL``, ``COPY``), is left out of the workload; one the
+    user typed must still be answered, with why.
+    """
+    if source != "statement" and not source.startswith("file:"):
+        return []
+    reports = []
+    for s in workload.skipped:
+        code = _TEXT_SKIPS.get(s.code)
+        if code is None:
+            continue
+        why = plannable(s.query)
+        reason = why.reason if why is not None and code == "not_supported" else s.reason
+        if code == "not_supported":
+            reason = reason.replace("Not planned: only", "No index advice: only", 1)
+        reports.append(StatementReport(s.query, 0, 0.0, reason=reason, code=code))
+    return reports
+
+
 def run(config: Config, request: AdviseRequest) -> Advice:
     """Advise indexes for a workload; nothing is changed in the database."""
     conninfo = db.target_conninfo(config, request.workload.dsn)
@@ -427,7 +528,8 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     info = proposed.info
     advice = Advice(
         source=source, engine=info["engine"], options=info["options"], proposals=proposals,
-        statements=info["reports"], skipped=workload.skipped,
+        statements=[*info["reports"], *_given_but_skipped(source, workload)],
+        skipped=workload.skipped,
         notes=[*workload.notes, *proposed.notes], selection_seconds=info["selection_seconds"],
         evaluations=info["evaluations"], known=known,
     )

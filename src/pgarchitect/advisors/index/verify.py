@@ -33,9 +33,24 @@ JOIN pg_class c ON c.oid = p.relid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 """
 
+# Whether the role may build an index on the table (CREATE INDEX needs ownership,
+# or membership in the owning role), and who owns it.
+OWNERSHIP_SQL = """
+SELECT pg_has_role(c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)
+FROM pg_class c WHERE c.oid = %s::regclass
+"""
+
 SHARE_POINTS = ((0.0, 0.85), (0.1, 1.0))
 OVERHEAD_POINTS = ((0.05, 1.0), (1.0, 0.3))
 BUDGET_POINTS = ((0.5, 1.0), (1.0, 0.85))
+
+
+def not_owner(table: str, owner: str | None = None) -> str:
+    """Why an index could not be measured by a role that does not own its table."""
+    by = f" (owned by {owner})" if owner else ""
+    return (f"Not measured: building the index needs ownership of the table {table}{by}, "
+            "even in a transaction that is rolled back; run the measurement as the table's "
+            "owner or a member of the owning role (what-if with HypoPG needs no ownership)")
 
 
 @dataclass
@@ -55,6 +70,10 @@ class IndexTrial:
                     f"{size / 1e9:.1f} GB, above the limit of {self.max_table_bytes / 1e9:.1f} "
                     "GB for building it in a rolled-back transaction (allow large tables to "
                     "measure it)")
+        qualified = psycopg.sql.Identifier(self.index.schema, self.index.table).as_string(conn)
+        row = conn.execute(OWNERSHIP_SQL, [qualified]).fetchone()
+        if row is not None and not row[0]:
+            return not_owner(f"{self.index.schema}.{self.index.table}", str(row[1]))
         return None
 
     def apply(self, conn: psycopg.Connection[Any]) -> None:

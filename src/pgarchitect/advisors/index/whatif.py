@@ -45,6 +45,8 @@ from pgarchitect.plans import NoPlan, Plan, generic_plan
 
 # Same as the ``sandbox_max_table_mb`` setting's default (2048 MB).
 DEFAULT_MAX_TABLE_BYTES = 2 * 1024**3
+# The sandbox's own limits; the session's (the settings lock_timeout and
+# statement_timeout) are a ceiling: the smaller of the two applies.
 DEFAULT_LOCK_TIMEOUT = "1s"  # a busy table: give up quickly rather than queue writers
 DEFAULT_STATEMENT_TIMEOUT = "60s"  # one index build (or one EXPLAIN) at most
 # HypoPG gives hypothetical indexes fake OIDs from the gap below FirstNormalObjectId
@@ -62,9 +64,9 @@ SANDBOX_PREFIX = "pgarchitect_whatif_"  # names of the indexes the sandbox build
 MODES = ("auto", "hypopg", "sandbox")
 
 # What a sandbox refusal of a large table suggests, depending on why the sandbox is used.
-HINT_NO_HYPOPG = "pass --allow-large-sandbox or install HypoPG"
-HINT_HYPOPG_UNUSED = "pass --allow-large-sandbox or --whatif=auto to use HypoPG"
-HINT_BEHIND_HYPOPG = "pass --allow-large-sandbox (HypoPG cannot model this index)"
+HINT_NO_HYPOPG = "pass --allow-large or install HypoPG"
+HINT_HYPOPG_UNUSED = "pass --allow-large or --whatif=auto to use HypoPG"
+HINT_BEHIND_HYPOPG = "pass --allow-large (HypoPG cannot model this index)"
 
 
 class WhatIfError(PgArchitectError):
@@ -218,7 +220,25 @@ _ADVICE: Mapping[type[psycopg.Error], str] = {
     psycopg.errors.QueryCanceled: "The build ran longer than the sandbox's "
     "statement_timeout; raise it or use HypoPG.",
     psycopg.errors.UniqueViolation: "The column's values are not unique.",
+    psycopg.errors.InsufficientPrivilege: "Building an index, even in a rolled-back "
+    "transaction, needs ownership of the table: run pgarchitect as the table's owner (or a "
+    "member of the owning role), or use --whatif=hypopg, which builds nothing.",
 }
+
+# The smaller of a limit of ours and the session's, in milliseconds (pg_settings
+# counts both timeouts in ms; 0 there is no limit).
+TIMEOUT_CEILING_SQL = """
+SELECT CASE WHEN s.setting::bigint > 0
+            THEN least(s.setting::bigint, (extract(epoch FROM %s::interval) * 1000)::bigint)
+            ELSE (extract(epoch FROM %s::interval) * 1000)::bigint END
+FROM pg_settings s WHERE s.name = %s
+"""
+
+
+def effective_timeout(conn: psycopg.Connection[Any], setting: str, ours: str) -> str:
+    """``ours`` (``"60s"``), unless the session's ``setting`` is smaller: that is the ceiling."""
+    rows = _rows(conn, TIMEOUT_CEILING_SQL, [ours, ours, setting])
+    return f"{int(rows[0][0])}ms" if rows and rows[0][0] is not None else ours
 
 
 def _problem(exc: psycopg.Error, what: str) -> NoPlan:
@@ -699,6 +719,7 @@ class SandboxWhatIf(_Engine):
         self.hint = hint  # what a refusal of a large table suggests
         self._names = itertools.count(1)
         self._refused: dict[tuple[str, str], NoPlan | None] = {}
+        self._timeouts: dict[str, str] | None = None  # in effect, once read from the session
 
     def _refusal(self, index: IndexDef) -> NoPlan | None:
         """Why the table may not be built on (missing, or above the size limit), or None."""
@@ -710,8 +731,9 @@ class SandboxWhatIf(_Engine):
                 reason = NoPlan(f"Table {_table(index)} does not exist.", "42P01")
             elif not self.allow_large and (size := info.heap_bytes) > self.max_table_bytes:
                 reason = NoPlan(
-                    f"Table {_table(index)} is {pretty_bytes(size)}, above the sandbox limit "
-                    f"of {pretty_bytes(self.max_table_bytes)}: {self.hint}.")
+                    f"Not tried: table {_table(index)} is {pretty_bytes(size)}, above the "
+                    f"sandbox limit of {pretty_bytes(self.max_table_bytes)} "
+                    f"(sandbox_max_table_mb): {self.hint}.", code="too_large")
             self._refused[key] = reason
         return self._refused[key]
 
@@ -741,8 +763,13 @@ class SandboxWhatIf(_Engine):
     def _sandbox(self, indexes: Sequence[IndexDef], setup: _Setup) -> Iterator[NoPlan | None]:
         """A rolled-back transaction with the indexes built; yield why not, or None."""
         with self.conn.transaction(force_rollback=True):
-            for setting, value in (("lock_timeout", self.lock_timeout),
-                                   ("statement_timeout", self.statement_timeout)):
+            if self._timeouts is None:  # the session's settings are the ceiling
+                self._timeouts = {
+                    "lock_timeout": effective_timeout(self.conn, "lock_timeout",
+                                                      self.lock_timeout),
+                    "statement_timeout": effective_timeout(self.conn, "statement_timeout",
+                                                           self.statement_timeout)}
+            for setting, value in self._timeouts.items():
                 _rows(self.conn, "SELECT set_config(%s, %s, true)", [setting, value])
             problem = None
             for index in indexes:
