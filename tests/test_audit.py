@@ -14,6 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from support.cli import run_cli
 from support.servers import TestDatabase
 
@@ -236,3 +238,43 @@ def test_an_audit_that_loses_its_connection_is_continued(loaded: TestDatabase,
         after = dict(conn.execute("SELECT key, measured_at FROM pgarchitect.audit_proposal"
                                   ).fetchall())
     assert {k: after[k] for k in before} == before
+
+
+def test_a_locked_table_does_not_stop_the_audit(db18: TestDatabase,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    _load(db18, 60_000)
+    monkeypatch.setenv("PGARCHITECT_LOCK_TIMEOUT", "200ms")
+    with db18.connect() as holder:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE audit_customers IN ACCESS EXCLUSIVE MODE")
+        result = audit.run(load_config(), _request(db18, knowledge=False)).to_json()
+        holder.execute("ROLLBACK")
+    assert result["finished_at"] and not result["errors"], result["errors"]
+    by_query = {s["query"]: s for s in result["statements"]}
+    join = next(s for q, s in by_query.items() if "audit_customers" in q)
+    assert join["reason_code"] in ("locked", "timeout"), join
+    assert "lock" in join["reason"], join
+    # The statements on the other table are advised as usual.
+    assert any(s["proposals"] for q, s in by_query.items() if "audit_customers" not in q)
+
+
+def test_no_password_in_what_the_audit_stores(pg_db: TestDatabase,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    _load(pg_db, 20_000)
+    password = conninfo_to_dict(pg_db.conninfo).get("password")
+    assert password, "the test servers have a password"
+    # The target named by the setting (as a service would), the store and the
+    # knowledge base by theirs: every one holds the password.
+    for var in ("PGARCHITECT_DATABASE_URL", "PGARCHITECT_STORE_URL", "PGARCHITECT_KB_URL"):
+        monkeypatch.setenv(var, pg_db.conninfo)
+    out = run_cli(capsys, "audit", *FILTERS, "--runs", "1", "--json")
+    assert out.code == 0, out.err
+    assert password not in out.out + out.err
+    with pg_db.connect() as conn:
+        tables = [str(r[0]) for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'pgarchitect'").fetchall()]
+        stored = "".join(str(conn.execute(
+            sql.SQL("SELECT coalesce(string_agg(t::text, ''), '') FROM {} t").format(
+                sql.Identifier("pgarchitect", table))).fetchone()) for table in tables)
+    assert "audit_run" in tables and password not in stored

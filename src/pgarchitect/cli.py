@@ -512,14 +512,9 @@ def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
     """Findings from JSON lines (`kb export`); bad lines are reported, the rest imported."""
     from rich.markup import escape
 
-    from pgarchitect.errors import ConfigError
+    from pgarchitect.knowledge.kb import read_import_file
 
-    try:
-        with click.open_file(file, "rb") as stream:
-            lines = stream.read().splitlines()  # bytes: a line that is not UTF-8 is one error
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {file}: {exc.strerror or exc}. Pass a file written by "
-                          "`pgarchitect kb export`.") from None
+    lines = read_import_file(file)
     with _knowledge(ctx, dsn) as (base, _):
         report = base.import_lines(lines)
     out.print(f"Imported {report.imported} findings"

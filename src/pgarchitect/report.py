@@ -164,6 +164,8 @@ def print_advice(out: Console, advice: Advice) -> None:
     out.print(table)
     if advice.known:
         print_known(out, advice.known)
+    if advice.skipped:
+        out.print(skipped_summary(advice.skipped), soft_wrap=True)
     if advice.remembered:
         out.print(f"\nStored {len(advice.remembered)} findings in the knowledge base.")
     for note in advice.notes:

@@ -14,6 +14,7 @@ import getpass
 import hashlib
 import json
 import math
+import sys
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -62,6 +63,9 @@ class NoKnowledgeBase(KnowledgeBaseError):
 # A JSON line nested deeper than this is refused before it is parsed: Python's parser
 # recurses once per level and would stop with a RecursionError near 1000.
 MAX_JSON_DEPTH = 100
+# An export of 100,000 findings, each with its 384-float embedding, is about 1 GB:
+# twice that is read, no more (`kb import /dev/zero` must not fill the memory).
+MAX_IMPORT_BYTES = 2 * 1024**3
 
 # Fields of a finding by the type they must have, for a check before anything is sent.
 _TEXT_FIELDS = ("database", "fingerprint", "query", "kind", "recommendation_sql",
@@ -230,6 +234,24 @@ def _depth(line: str) -> int:
         elif char in "]}":
             depth -= 1
     return deepest
+
+
+def read_import_file(path: str) -> list[bytes]:
+    """The lines of a file ``kb export`` wrote (``-``: standard input), at most
+    MAX_IMPORT_BYTES; as bytes, so that a line that is not UTF-8 is one error."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+        else:
+            with open(path, "rb") as stream:
+                data = stream.read(MAX_IMPORT_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror or exc}. Pass a file written by "
+                          "`pgarchitect kb export`.") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ConfigError(f"{path} is larger than {MAX_IMPORT_BYTES // 1024**3} GiB "
+                          "(MAX_IMPORT_BYTES): split it (`split -l 50000`) and import each part.")
+    return data.splitlines()
 
 
 def parse_line(line: str | bytes) -> Finding:
