@@ -49,15 +49,12 @@ HINT_PGVECTOR = ("pgvector is not installed in the knowledge base database: find
 
 
 class KnowledgeBaseError(PgArchitectError):
-    """The knowledge base could not do what was asked."""
-
-    exit_code = 4
+    """The knowledge base could not do what was asked (exit code 1: 4 is the embedded
+    server's)."""
 
 
 class NoKnowledgeBase(KnowledgeBaseError):
     """A read of a database where no knowledge base was made yet (reads create nothing)."""
-
-    exit_code = 1
 
 
 # A JSON line nested deeper than this is refused before it is parsed: Python's parser
