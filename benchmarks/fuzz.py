@@ -13,6 +13,7 @@ the slowest and 99th-percentile call, and how many stopped at which limit.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -30,27 +31,10 @@ from pgarchitect.knowledge.features import features_of
 from pgarchitect.workload.internal import internal_reason
 from pgarchitect.workload.repair import repair
 
-SEEDS = [
-    'SELECT id FROM "User" WHERE lower(email) = lower($1) LIMIT 10',
-    "SELECT a, count(*) FROM t JOIN u ON u.id = t.u_id WHERE t.b > $1 GROUP BY a "
-    "HAVING count(*) > 5 ORDER BY 2 DESC LIMIT $2 OFFSET $3",
-    "WITH r AS MATERIALIZED (SELECT * FROM t WHERE ts > now() - INTERVAL $1) "
-    "SELECT * FROM r WHERE EXISTS (SELECT 1 FROM u WHERE u.a = r.a)",
-    "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = excluded.b "
-    "RETURNING id",
-    "UPDATE t SET a = $1, (b, c) = (SELECT 1, 2) FROM u WHERE t.id = u.id AND u.x IN ($2, $3)",
-    "DELETE FROM t USING u WHERE t.id = u.id AND t.name LIKE '%' || $1 || '%'",
-    "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a "
-    "WHEN NOT MATCHED THEN INSERT (id, a) VALUES (s.id, s.a)",
-    "SELECT DISTINCT ON (a) a, b FROM t WHERE (a, b) IN ((1, 2), (3, 4)) AND c = ANY($1) "
-    "UNION SELECT x, y FROM v WHERE NOT (z BETWEEN 1 AND 2) OR w IS NULL",
-    "SELECT CASE WHEN a = 1 THEN 'x' ELSE b::text END, ARRAY[1, 2], EXTRACT($1 FROM ts) "
-    "FROM t TABLESAMPLE SYSTEM (1), LATERAL generate_series(1, t.n) g",
-    "CREATE INDEX CONCURRENTLY i ON t (a); VACUUM t; SET work_mem = '64MB'",
-    "SELECT /* c */ 'it''s', \"Quoted\", $$dollar$$, E'\\n' FROM t -- end",
-    "SELECT * FROM t WHERE ts > TIMESTAMP(3) $1 - interval $2 hour to minute",
-    "COPY t FROM STDIN", "EXPLAIN ANALYZE SELECT 1", "BEGIN", "PREPARE p AS SELECT $1",
-]
+# The statements the mutations start from: every kind of statement, shared with the
+# property-based test (tests/test_analysis_fuzz.py).
+SEEDS: list[str] = json.loads(
+    (Path(__file__).parent.parent / "tests/fixtures/fuzz/seeds.json").read_text())
 NESTINGS: dict[str, Callable[[int], str]] = {
     "plus": lambda n: "SELECT " + "+".join(["1"] * n),
     "concat": lambda n: "SELECT * FROM t WHERE a = " + "||".join(["b"] * n),

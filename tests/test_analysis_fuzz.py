@@ -8,8 +8,10 @@ the limits themselves are in pgarchitect.analysis.limits.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,25 +28,9 @@ from pgarchitect.knowledge.features import features_of
 from pgarchitect.workload.internal import internal_reason
 from pgarchitect.workload.repair import MAX_REPAIR_BYTES, repair
 
-SEEDS = [
-    'SELECT id FROM "User" WHERE lower(email) = lower($1) LIMIT 10',
-    "SELECT a, count(*) FROM t JOIN u ON u.id = t.u_id WHERE t.b > $1 GROUP BY a "
-    "HAVING count(*) > 5 ORDER BY 2 DESC LIMIT $2 OFFSET $3",
-    "WITH r AS MATERIALIZED (SELECT * FROM t WHERE ts > now() - INTERVAL $1) "
-    "SELECT * FROM r WHERE EXISTS (SELECT 1 FROM u WHERE u.a = r.a)",
-    "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT (a) DO UPDATE SET b = excluded.b "
-    "RETURNING id",
-    "UPDATE t SET a = $1, (b, c) = (SELECT 1, 2) FROM u WHERE t.id = u.id AND u.x IN ($2, $3)",
-    "DELETE FROM t USING u WHERE t.id = u.id AND t.name LIKE '%' || $1 || '%'",
-    "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a "
-    "WHEN NOT MATCHED THEN INSERT (id, a) VALUES (s.id, s.a)",
-    "SELECT DISTINCT ON (a) a, b FROM t WHERE (a, b) IN ((1, 2), (3, 4)) AND c = ANY($1) "
-    "UNION SELECT x, y FROM v WHERE NOT (z BETWEEN 1 AND 2) OR w IS NULL",
-    "SELECT CASE WHEN a = 1 THEN 'x' ELSE b::text END, ARRAY[1, 2], EXTRACT($1 FROM ts) "
-    "FROM t TABLESAMPLE SYSTEM (1), LATERAL generate_series(1, t.n) g",
-    "CREATE INDEX CONCURRENTLY i ON t (a); VACUUM t; SET work_mem = '64MB'",
-    "SELECT /* comment */ 'it''s', \"Quoted\", $$dollar$$, E'\\n' FROM t -- end",
-]
+# The statements the mutations start from: every kind of statement, shared with
+# benchmarks/fuzz.py.
+SEEDS: list[str] = json.loads((Path(__file__).parent / "fixtures/fuzz/seeds.json").read_text())
 NESTINGS: list[Callable[[int], str]] = [
     lambda n: "SELECT " + "+".join(["1"] * n),
     lambda n: "SELECT * FROM t WHERE a = " + "||".join(["b"] * n),
