@@ -55,7 +55,7 @@ SET = ROOT / "benchmarks/kb_eval"
 KB_DATABASE = "kb_eval_kb"
 REGIONS = ("eu-west", "us-east", "ap-south", "sa-east", "eu-north", "us-west", "ap-east")
 
-# The categories the issue names as known defects of the decision, by kind.
+# The categories that are known defects of the decision, by kind.
 DEFECTS = {
     "negative": {
         "const-expression-key": "equal fingerprint, the constant picks the key",
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         s = f"{score:.3f}" if score is not None else "none"
         print(f"  {item.group} {s} [{item.category}] {short(item.sql)}")
     print()
-    print("By category (* a defect the issue names)")
+    print("By category (* a known defect of the decision)")
     print()
     print("| kind     | category              |   n | skipped | right skips | false skips | "
           "misses |")

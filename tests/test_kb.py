@@ -14,11 +14,12 @@ from support.servers import TestDatabase
 
 from pgarchitect import db
 from pgarchitect.analysis import analyze, load_catalog
-from pgarchitect.knowledge.audit import Session, remember, session, weights_of
+from pgarchitect.knowledge.audit import Session, known_cases, remember, session, weights_of
 from pgarchitect.knowledge.features import features_of
 from pgarchitect.knowledge.kb import Finding, KnowledgeBase, Spool
 from pgarchitect.knowledge.similarity import THRESHOLD, Weights
 from pgarchitect.settings import load_config
+from pgarchitect.workload import Statement
 
 SCHEMA = """
 CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, name text, created_at
@@ -232,3 +233,23 @@ def test_the_next_audit_measures_an_applied_finding(conn: Any) -> None:
     assert known.outcome is not None and "80% faster" in known.outcome, known.outcome
     stored = kb.get(fid)
     assert stored.applied_after_ms == 2.0 and stored.applied_gain_pct == pytest.approx(80.0)
+
+
+def test_other_databases_findings_do_not_hide_this_ones(conn: Any, pg_db: TestDatabase) -> None:
+    """A shared knowledge base: six findings of other databases for the same statement
+    score as high as this database's own; the lookup still finds its own."""
+    kb = KnowledgeBase(conn)
+    others = []
+    for n in range(6):
+        other = finding(conn, BY_USER, f"orders_user_id_idx_{n} ON orders (user_id)")
+        other.database = f"other-{n}"
+        others.append(other)
+    kb.record(others)
+    own = finding(conn, BY_USER, "orders_user_id_created_at_idx ON orders (user_id)")
+    [own_id] = kb.record([own])
+    state = Session(kb, "test", Spool(Path(str(pg_db.name)) / "spool.jsonl"))
+    [known] = known_cases(state, [Statement(BY_USER, calls=5, total_ms=50.0)],
+                          [analyze(BY_USER, load_catalog(conn))])
+    assert known is not None and known.case.finding.id == own_id
+    cases = kb.similar(BY_USER, features(conn, BY_USER), limit=3, database="other-2")
+    assert [c.finding.database for c in cases] == ["other-2"]

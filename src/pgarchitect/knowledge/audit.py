@@ -126,8 +126,8 @@ def known_cases(state: Session, statements: Sequence[Statement],
         for i, embedded in zip(todo, vectors, strict=True):
             statement = statements[i]
             cases = [c for c in kb.similar(statement.query, features_of(analyses[i]), limit=5,
-                                           embedding=embedded.vector)
-                     if c.finding.database == state.database and c.score >= kb.threshold]
+                                           embedding=embedded.vector, database=state.database)
+                     if c.score >= kb.threshold]
             if cases:
                 out[i] = Known(statement, cases[0], _outcome(kb, cases[0], statement))
         return out

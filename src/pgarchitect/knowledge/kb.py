@@ -336,7 +336,8 @@ class KnowledgeBase:
         self.weights = weights or Weights()
         self.threshold = threshold
         self._embedder = embedder
-        self._cache: tuple[list[str], list[str], np.ndarray] | None = None  # without pgvector
+        # Without pgvector: ids, fingerprints, databases and embeddings, read once.
+        self._cache: tuple[list[str], list[str], list[str], np.ndarray] | None = None
         self.notes: list[str] = []
         if create:
             migrate(conn)
@@ -464,15 +465,18 @@ class KnowledgeBase:
         return int(row[0]) if row else 0
 
     def similar(self, statement: str, features: Features, *, limit: int = 5,
-                embedding: np.ndarray | None = None) -> list[Case]:
+                embedding: np.ndarray | None = None,
+                database: str | None = None) -> list[Case]:
         """The stored cases most like ``statement``, best first, each with why it matched.
 
         ``features`` are the statement's (:func:`features_of`); the embedding of the
-        statement alone (the fix is not known yet) is computed unless given.
+        statement alone (the fix is not known yet) is computed unless given. With
+        ``database``, only that database's cases are looked at (before the nearest are
+        taken: a shared knowledge base's other databases must not hide its own).
         """
         if embedding is None:
             embedding = self.embedder.embed([embedding_text(statement)])[0].vector
-        nearest = self._nearest(features.fingerprint or "", embedding)
+        nearest = self._nearest(features.fingerprint or "", embedding, database)
         if not nearest:
             return []
         found = {f.id: f for f in self._rows(sql.SQL("id = ANY(%s)"), [list(nearest)])}
@@ -488,7 +492,8 @@ class KnowledgeBase:
         cases.sort(key=lambda c: (-c.score, c.finding.created_at or datetime.min))
         return cases[:limit]
 
-    def _nearest(self, fingerprint: str, embedding: np.ndarray) -> dict[str, float | None]:
+    def _nearest(self, fingerprint: str, embedding: np.ndarray,
+                 database: str | None = None) -> dict[str, float | None]:
         """Ids of the same-fingerprint cases and the nearest by embedding: id -> cosine."""
         if self.vector_schema is not None:
             vector = "[" + ",".join(f"{x:.7g}" for x in embedding) + "]"
@@ -496,34 +501,41 @@ class KnowledgeBase:
             cast = sql.SQL("%s::{}.vector").format(sql.Identifier(self.vector_schema))
             query = sql.SQL(
                 "(SELECT id, 1 - (embedding {op} {v}) FROM pgarchitect.optimization_log "
-                " WHERE fingerprint = %s) UNION "
+                " WHERE fingerprint = %s AND (%s::text IS NULL OR database = %s)) UNION "
                 "(SELECT id, 1 - (embedding {op} {v}) FROM pgarchitect.optimization_log "
+                " WHERE %s::text IS NULL OR database = %s "
                 " ORDER BY embedding {op} {v} LIMIT {n})").format(
                 op=op, v=cast, n=sql.Literal(NEAREST))
-            rows = self.conn.execute(query, [vector, fingerprint, vector, vector]).fetchall()
+            rows = self.conn.execute(query, [vector, fingerprint, database, database, vector,
+                                             database, database, vector]).fetchall()
             return {str(i): (None if c is None or math.isnan(c) else float(c)) for i, c in rows}
-        ids, prints, matrix = self._all_embeddings()
+        ids, prints, databases, matrix = self._all_embeddings()
         if not ids:
             return {}
         scores = matrix @ np.asarray(embedding, dtype=np.float32)
-        cosines = {int(j): float(scores[int(j)]) for j in np.argsort(-scores)[:NEAREST]}
-        picked = set(cosines) | {i for i, p in enumerate(prints) if p == fingerprint}
+        mine = [i for i in np.argsort(-scores)
+                if database is None or databases[int(i)] == database]
+        cosines = {int(j): float(scores[int(j)]) for j in mine[:NEAREST]}
+        picked = set(cosines) | {i for i, p in enumerate(prints) if p == fingerprint
+                                 and (database is None or databases[i] == database)}
         return {ids[i]: cosines.get(i) for i in picked}
 
-    def _all_embeddings(self) -> tuple[list[str], list[str], np.ndarray]:
-        """Every case's id, fingerprint and embedding (zeros if none), read once per session.
+    def _all_embeddings(self) -> tuple[list[str], list[str], list[str], np.ndarray]:
+        """Every case's id, fingerprint, database and embedding (zeros if none), read once
+        per session.
 
         Without pgvector the ranking is done here; the read is the expensive part,
         so a session (an audit) does it once and keeps it up to date as it writes.
         """
         if self._cache is None:
-            rows = self.conn.execute("SELECT id, fingerprint, embedding FROM "
+            rows = self.conn.execute("SELECT id, fingerprint, database, embedding FROM "
                                      "pgarchitect.optimization_log").fetchall()
             matrix = np.zeros((len(rows), DIMENSIONS), dtype=np.float32)
             for i, row in enumerate(rows):
-                if row[2] is not None:
-                    matrix[i] = row[2]
-            self._cache = ([str(r[0]) for r in rows], [str(r[1]) for r in rows], matrix)
+                if row[3] is not None:
+                    matrix[i] = row[3]
+            self._cache = ([str(r[0]) for r in rows], [str(r[1]) for r in rows],
+                           [str(r[2]) for r in rows], matrix)
         return self._cache
 
     # -- moving knowledge between environments
