@@ -41,7 +41,7 @@ from pgarchitect.advisors import ADVISORS
 from pgarchitect.advisors.base import Advisor, Context, Outcome, Proposals, Subject
 from pgarchitect.analysis import Analysis, analyze
 from pgarchitect.catalog import DatabaseCatalog
-from pgarchitect.errors import AuditBusy, PgArchitectError
+from pgarchitect.errors import AuditBusy, PgArchitectError, first_line
 from pgarchitect.explain import explain
 from pgarchitect.knowledge.audit import Known, Session, findings_of, known_cases, remember
 from pgarchitect.knowledge.audit import session as knowledge_session
@@ -97,10 +97,20 @@ class StatementResult:
     outcome: Outcome | None = None  # cost before/after, and why nothing, per the advisors
     resumed: bool = False  # finished by an earlier process of the same run
 
-    def to_json(self, proposals: dict[str, Proposal]) -> dict[str, Any]:
+    def action(self, proposals: dict[str, Proposal]) -> str:
+        """What to do about it: its best proposal's action, ``rejected`` when all were,
+        ``none`` without any, ``solved``/``rejected_before`` when the knowledge base
+        answered it."""
+        if self.known:
+            return _known_action(self.known)
         helping = [proposals[k] for k in self.proposals if k in proposals]
         proposed = [p for p in helping if not p.rejected]
         best = max(proposed, key=lambda p: p.confidence, default=None)
+        return best.action if best else REJECTED if helping else "none"
+
+    def to_json(self, proposals: dict[str, Proposal]) -> dict[str, Any]:
+        action = self.action(proposals)
+        with_reason = action in ("none", REJECTED)
         o = self.outcome
         return {
             "position": self.position, "query": self.statement.query,
@@ -108,12 +118,11 @@ class StatementResult:
             "mean_ms": self.statement.mean_ms, "hit_ratio": self.statement.hit_ratio,
             "explanation": self.explanation,
             "known": self.known, "proposals": list(self.proposals),
-            "action": (_known_action(self.known) if self.known else best.action if best else
-                       REJECTED if helping else "none"),
+            "action": action,
             "cost_before": o.cost_before if o else None,
             "cost_after": o.cost_after if o else None,
-            "reason": o.reason if o and not proposed else None,
-            "reason_code": o.code if o and not proposed else None,
+            "reason": o.reason if o and with_reason else None,
+            "reason_code": o.code if o and with_reason else None,
             "resumed": self.resumed,
         }
 
@@ -364,11 +373,10 @@ def _record_error(store_conn: psycopg.Connection[Any], target: str,
                   exc: BaseException) -> None:
     """Note why the run stopped on its record (it stays ``running``: the next audit
     continues it). When the store itself is gone there is nothing to write to."""
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     with suppress(psycopg.Error):
         store_conn.execute(
             "UPDATE pgarchitect.audit_run SET errors = errors || %s WHERE target = %s "
-            "AND status = 'running'", [Jsonb([f"stopped: {first}"]), target])
+            "AND status = 'running'", [Jsonb([f"stopped: {first_line(exc)}"]), target])
 
 
 def _window(config: Config, request: AuditRequest) -> timedelta | None:
@@ -508,8 +516,7 @@ def _propose(advisor: Advisor, ctx: Context, subjects: Sequence[Subject],
     except psycopg.OperationalError:
         raise  # the connection is gone: the run stops here and the next one resumes it
     except (psycopg.Error, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        result.errors.append(f"The {advisor.name} advisor failed: {first}")
+        result.errors.append(f"The {advisor.name} advisor failed: {first_line(exc)}")
         return None
 
 
@@ -543,13 +550,13 @@ def _store_proposal(store_conn: psycopg.Connection[Any], run_id: int, key: str,
 def _counts(result: AuditResult) -> dict[str, int]:
     """Counts per step, as the run record and the weekly report show them."""
     proposals = list(result.proposals.values())
-    docs = [s.to_json(result.proposals) for s in result.statements]
+    statement_actions = [s.action(result.proposals) for s in result.statements]
     actions = [p.action for p in proposals]
     return {
         "slow_statements": len(result.statements),
         "skipped_statements": len(result.skipped),
-        "solved_before": sum(1 for d in docs if d["action"] == "solved"),
-        "rejected_before": sum(1 for d in docs if d["action"] == "rejected_before"),
+        "solved_before": statement_actions.count("solved"),
+        "rejected_before": statement_actions.count("rejected_before"),
         "explained": sum(1 for s in result.statements if s.explanation is not None),
         "proposals": len(proposals),
         "rejected": actions.count(REJECTED),
@@ -557,7 +564,7 @@ def _counts(result: AuditResult) -> dict[str, int]:
         "pr_review": actions.count("pr_review"),
         "log": actions.count("log"),
         "investigate": actions.count("investigate"),
-        "without_proposal": sum(1 for d in docs if d["action"] == "none"),
+        "without_proposal": statement_actions.count("none"),
         "resumed_statements": sum(1 for s in result.statements if s.resumed),
         "remembered": len(result.remembered),
     }

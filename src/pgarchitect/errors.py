@@ -7,6 +7,15 @@ into a one-line message and an exit code, at the edge only.
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only (a server error's DETAIL and HINT follow it).
+
+    >>> first_line(ValueError("bad value\\nDETAIL: more")), first_line(KeyError())
+    ('bad value', 'KeyError')
+    """
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class PgArchitectError(Exception):
     """Root of every error pgarchitect raises on purpose."""
 

@@ -21,7 +21,7 @@ import psycopg
 
 from pgarchitect import db
 from pgarchitect.analysis import Analysis
-from pgarchitect.errors import PgArchitectError
+from pgarchitect.errors import PgArchitectError, first_line
 from pgarchitect.knowledge.features import embedding_text, features_of
 from pgarchitect.knowledge.kb import Case, Finding, KnowledgeBase, Spool
 from pgarchitect.knowledge.similarity import Weights
@@ -104,7 +104,7 @@ def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session
                 + ".")
     except (PgArchitectError, psycopg.Error) as exc:
         state.kb = None
-        state.notes.append(f"The knowledge base is not available ({_first_line(exc)}): "
+        state.notes.append(f"The knowledge base is not available ({first_line(exc)}): "
                            "this audit does not look up earlier cases; its findings are "
                            f"saved to {spool.path} and written on the next run.")
     with stack:
@@ -215,10 +215,5 @@ def _pct(gain: float | None) -> float | None:
 
 def _lost(state: Session, exc: psycopg.Error) -> None:
     state.kb = None
-    state.notes.append(f"Lost the knowledge base ({_first_line(exc)}); the audit goes on "
+    state.notes.append(f"Lost the knowledge base ({first_line(exc)}); the audit goes on "
                        "without it.")
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-

@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from pgarchitect.errors import ConfigError, PgArchitectError
+from pgarchitect.errors import ConfigError, PgArchitectError, first_line
 from pgarchitect.knowledge.embed import DIMENSIONS, Embedder, default_embedder
 from pgarchitect.knowledge.features import (
     Features,
@@ -577,8 +577,8 @@ class KnowledgeBase:
                         inserted += len(self.record([finding]))
                 except (psycopg.DataError, psycopg.IntegrityError) as exc:
                     findings.remove(finding)
-                    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                    report.errors.append((number, f"refused by the database: {why}"[:200]))
+                    report.errors.append(
+                        (number, f"refused by the database: {first_line(exc)}"[:200]))
             report.errors.sort()
         report.imported = inserted
         report.duplicates = len(findings) - inserted

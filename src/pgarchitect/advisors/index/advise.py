@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from textwrap import shorten
 from typing import Any
 
 import psycopg
@@ -50,6 +49,7 @@ from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.measure import StatementInput
 from pgarchitect.plans import NoPlan, plannable
 from pgarchitect.proposal import Measurement, Proposal
+from pgarchitect.report import short
 from pgarchitect.settings import Config
 from pgarchitect.workload import Skipped, Statement, Workload
 from pgarchitect.workload.collect import Request, collect
@@ -446,7 +446,7 @@ class IndexAdvisor:
                 forward=create, rollback=drop, statements=verified.measurements,
                 reasoning=_reasoning(verified, candidate),
                 problem=f"{problem[0].upper()}{problem[1:]}",
-                evidence=[f"planner cost {b:,.0f} → {a:,.0f} for {_short(q)}"
+                evidence=[f"planner cost {b:,.0f} → {a:,.0f} for {short(q, 80)}"
                           for q, (b, a) in costs.items()],
                 estimated_gain=verified.estimated_gain, measured_gain=verified.measured_gain,
                 confidence=verified.confidence, factors=verified.factors, flags=verified.flags,
@@ -457,10 +457,6 @@ class IndexAdvisor:
         trial = IndexTrial(index, table.total_bytes if table else 0, max_table_bytes=max_bytes,
                            allow_large=ctx.allow_large)
         return Draft(f"index:{create}", trial, inputs, estimated, finish)
-
-
-def _short(query: str) -> str:
-    return shorten(" ".join(query.split()), 80, placeholder=" …")
 
 
 # Workload skip codes of statements given as text that the advisor reports as its
