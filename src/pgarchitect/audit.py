@@ -37,13 +37,20 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from pgarchitect import db, store
-from pgarchitect.advisors import ADVISORS
+from pgarchitect.advisors import ADVISORS, checkers
 from pgarchitect.advisors.base import Advisor, Context, Outcome, Proposals, Subject
 from pgarchitect.analysis import Analysis, analyze
 from pgarchitect.catalog import DatabaseCatalog
 from pgarchitect.errors import AuditBusy, PgArchitectError, first_line
 from pgarchitect.explain import explain
-from pgarchitect.knowledge.audit import Known, Session, findings_of, known_cases, remember
+from pgarchitect.knowledge.audit import (
+    Known,
+    Lookup,
+    Session,
+    findings_of,
+    known_cases,
+    remember,
+)
 from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.plans import NoPlan, generic_plan
 from pgarchitect.proposal import REJECTED, Factor, Measurement, Proposal
@@ -93,6 +100,7 @@ class StatementResult:
     statement: Statement
     explanation: dict[str, Any] | None = None  # Explanation.to_json()
     known: dict[str, Any] | None = None  # the earlier finding that solved it
+    kb: dict[str, Any] | None = None  # the earlier cases replayed on it, and an outcome
     proposals: list[str] = field(default_factory=list)  # keys of the proposals that help it
     outcome: Outcome | None = None  # cost before/after, and why nothing, per the advisors
     resumed: bool = False  # finished by an earlier process of the same run
@@ -117,7 +125,7 @@ class StatementResult:
             "calls": self.statement.calls, "total_ms": self.statement.total_ms,
             "mean_ms": self.statement.mean_ms, "hit_ratio": self.statement.hit_ratio,
             "explanation": self.explanation,
-            "known": self.known, "proposals": list(self.proposals),
+            "known": self.known, "kb": self.kb, "proposals": list(self.proposals),
             "action": action,
             "cost_before": o.cost_before if o else None,
             "cost_after": o.cost_after if o else None,
@@ -325,9 +333,15 @@ class _Steps:
 
 def _known_json(k: Known) -> dict[str, Any]:
     f = k.case.finding
-    return {"finding": f.id, "score": round(k.case.score, 4), "citation": k.case.citation(),
-            "reasons": list(k.case.reasons), "kind": f.kind, "status": f.status,
-            "measured_gain_pct": f.measured_gain_pct, "outcome": k.outcome}
+    return {"finding": f.id, "score": round(k.case.score, 4), "citation": k.answer.citation(),
+            "checked": k.answer.check.checked, "reasons": list(k.case.reasons),
+            "kind": f.kind, "status": f.status, "measured_gain_pct": f.measured_gain_pct}
+
+
+def _lookup_json(lookup: Lookup) -> dict[str, Any] | None:
+    if not lookup.checked:
+        return None
+    return {"checked": [c.to_json() for c in lookup.checked], "outcome": lookup.outcome}
 
 
 def _explain(conn: psycopg.Connection[Any], catalog: DatabaseCatalog, s: Statement,
@@ -419,16 +433,23 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
             _restore(r, run_.done[r.position])
     min_gain = config.get_float("min_gain_pct")
 
+    ctx = Context(conn, config, catalog, verify=request.verify, runs=request.runs,
+                  allow_writes=request.allow_writes, allow_large=request.allow_large,
+                  whatif=request.whatif, budget=request.budget,
+                  since_seconds=workload.window_seconds)
     kb_ctx = knowledge_session(config, conn) if request.knowledge else None
     with kb_ctx if kb_ctx is not None else _none() as kb:
         analyses = {r.position: analyze(r.statement.query, catalog.relations) for r in todo}
-        # 2. the knowledge base
+        # 2. the knowledge base: earlier fixes replayed on each statement
         with steps.step("knowledge"):
             if kb is not None and todo:
-                answers = known_cases(kb, [r.statement for r in todo],
-                                      [analyses[r.position] for r in todo])
-                for r, k in zip(todo, answers, strict=True):
-                    if k is not None:
+                with checkers(ctx, ADVISORS) as replay:
+                    lookups = known_cases(kb, [r.statement for r in todo],
+                                          [analyses[r.position] for r in todo], replay,
+                                          limit=config.get_int("kb_candidates"))
+                for r, lookup in zip(todo, lookups, strict=True):
+                    r.kb = _lookup_json(lookup)
+                    if (k := lookup.known) is not None:
                         r.known = _known_json(k)
         # 3. explanations
         with steps.step("explain"):
@@ -440,10 +461,6 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
                 _finish_statement(store_conn, run_.id, r, result.proposals)
         open_ = [r for r in todo if r.known is None]
         # 4. proposals, every advisor in turn
-        ctx = Context(conn, config, catalog, verify=request.verify, runs=request.runs,
-                      allow_writes=request.allow_writes, allow_large=request.allow_large,
-                      whatif=request.whatif, budget=request.budget,
-                      since_seconds=workload.window_seconds)
         subjects = [Subject(r.statement, analyses[r.position]) for r in open_]
         drafts = []
         for advisor in ADVISORS:
@@ -524,6 +541,7 @@ def _restore(r: StatementResult, doc: dict[str, Any]) -> None:
     """A statement finished by an earlier process of the run."""
     r.resumed = True
     r.known = doc.get("known")
+    r.kb = doc.get("kb")
     r.proposals = list(doc.get("proposals") or ())
     r.explanation = doc.get("explanation")
     r.outcome = Outcome(r.statement.query, doc.get("cost_before"), doc.get("cost_after"),

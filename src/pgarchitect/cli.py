@@ -449,28 +449,57 @@ def kb_show(ctx: click.Context, finding_id: str, dsn: str | None) -> None:
 @kb.command("similar")
 @click.argument("statement")
 @click.argument("dsn", required=False)
-@click.option("--limit", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 50),
+              help="Earlier cases to replay (default: the kb_candidates setting).")
 @click.pass_context
-def kb_similar(ctx: click.Context, statement: str, dsn: str | None, limit: int) -> None:
-    """Earlier cases like STATEMENT, best first, and why they match."""
-    from pgarchitect.analysis import analyze, load_catalog
-    from pgarchitect.knowledge.features import features_of
+def kb_similar(ctx: click.Context, statement: str, dsn: str | None, limit: int | None) -> None:
+    """Earlier cases like STATEMENT, each replayed on it: score, what was checked, verdict.
 
+    Nothing is changed: an index is planned hypothetically (HypoPG) or built in a
+    transaction that is rolled back.
+    """
+    from pgarchitect.advisors import ADVISORS, checkers
+    from pgarchitect.advisors.base import Context
+    from pgarchitect.analysis import analyze
+    from pgarchitect.catalog import DatabaseCatalog
+    from pgarchitect.knowledge.audit import Session, known_cases, spool_of
+    from pgarchitect.workload import Statement
+    from pgarchitect.workload.snapshots import target_of
+
+    cfg = _config(ctx)
     with _knowledge(ctx, dsn, create=False, required=False) as (base, target):
         if base is None:
             return
-        analysis = analyze(statement, load_catalog(target))
+        catalog = DatabaseCatalog(target)
+        analysis = analyze(statement, catalog.relations)
         if analysis.error:
             raise click.BadParameter(analysis.error, param_hint="STATEMENT")
-        cases = base.similar(statement, features_of(analysis), limit=limit)
-    if not cases:
-        out.print("No earlier case.")
-    for c in cases:
-        mark = "[green]would skip[/]" if c.score >= base.threshold else "below threshold"
-        out.print(f"[bold]{c.score:.2f}[/] {mark}  {c.finding.short_id}  {c.finding.kind}, "
-                  f"{c.finding.status}  {report.short(c.finding.query, 90)}", soft_wrap=True)
-        out.print(f"      {c.citation()}", markup=False, soft_wrap=True)
-        out.print(f"      why: {'; '.join(c.reasons)}", markup=False, soft_wrap=True)
+        state = Session(base, target_of(target), spool_of(cfg))
+        with checkers(Context(target, cfg, catalog), ADVISORS) as replay:
+            lookup = known_cases(state, [Statement(query=statement)], [analysis], replay,
+                                 limit=limit or cfg.get_int("kb_candidates"))[0]
+    for note in state.notes:
+        err.print(f"note: {note}", soft_wrap=True, markup=False)
+    if not lookup.checked:
+        out.print(f"No earlier case scores {base.threshold:g} (kb_threshold) or more.")
+    for c in lookup.checked:
+        f = c.case.finding
+        colour = {"solved": "green", "rejected": "yellow", "applied": "cyan"}.get(
+            c.check.verdict, "dim")
+        out.print(f"[bold]{c.case.score:.2f}[/] [{colour}]{c.check.verdict}[/]  {f.short_id}  "
+                  f"{f.kind}, {f.status}, {f.database}  {report.short(f.query, 80)}",
+                  soft_wrap=True)
+        out.print(f"      checked: {c.check.checked}", markup=False, soft_wrap=True)
+        out.print(f"      retrieved by: {'; '.join(c.case.reasons)}", markup=False,
+                  soft_wrap=True)
+    known = lookup.known
+    if known is not None:
+        out.print(f"\nAn audit skips it. {known.answer.citation()}", markup=False,
+                  soft_wrap=True)
+    elif lookup.checked:
+        out.print("\nNo earlier fix solves it: an audit works on it.")
+    if lookup.outcome:
+        out.print(lookup.outcome, markup=False, soft_wrap=True)
 
 
 @kb.command("mark")

@@ -66,8 +66,8 @@ def workload_json(source: str, filters: Filters, workload: Workload) -> dict[str
 
 def known_json(k: Known) -> dict[str, Any]:
     return {"query": k.statement.query, "finding": k.case.finding.id, "score": k.case.score,
-            "reasons": list(k.case.reasons), "citation": k.case.citation(),
-            "outcome": k.outcome}
+            "reasons": list(k.case.reasons), "citation": k.answer.citation(),
+            "checked": k.answer.check.checked}
 
 
 def advice_json(advice: Advice) -> dict[str, Any]:
@@ -139,10 +139,9 @@ def print_known(out: Console, known: Sequence[Known]) -> None:
               "see `pgarchitect kb show ID`)")
     for k in known:
         out.print(f"  {short(k.statement.query, 100)}", markup=False, soft_wrap=True)
-        out.print(f"    {k.case.citation()}", markup=False, soft_wrap=True)
-        out.print(f"    why: {'; '.join(k.case.reasons)}", markup=False, soft_wrap=True)
-        if k.outcome:
-            out.print(f"    {k.outcome}", markup=False, soft_wrap=True)
+        out.print(f"    {k.answer.citation()}", markup=False, soft_wrap=True)
+        out.print(f"    retrieved by: {'; '.join(k.case.reasons)}", markup=False,
+                  soft_wrap=True)
 
 
 def print_advice(out: Console, advice: Advice) -> None:
@@ -197,6 +196,8 @@ def print_audit(out: Console, result: AuditResult) -> None:
             todo = ", ".join(f"proposal {numbers[k]}" for k in s["proposals"] if k in numbers)
         else:
             todo = s["reason"] or "nothing to propose"
+        if (s.get("kb") or {}).get("outcome"):
+            todo += f" · {s['kb']['outcome']}"
         table.add_row(str(s["position"] + 1), f"{s['calls']:,}", f"{s['mean_ms']:,.1f}",
                       s["action"], f"{e.get('intent', '')} · {todo}", short(s["query"], 90))
     out.print(table)

@@ -249,11 +249,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "kb_threshold",
-        0.85,
-        "A statement whose best earlier case scores this or more is taken as "
-        "solved: the audit skips it and cites the case. From 0 to 1.",
+        0.5,
+        "Least score (resemblance of statements) for an earlier case to be replayed on "
+        "a statement; replaying its fix decides whether the statement is solved. "
+        "From 0 to 1.",
         kind=float,
         low=0.0, high=1.0,
+    ),
+    Setting(
+        "kb_candidates",
+        5,
+        "Most earlier cases replayed on one statement (one what-if plan each). "
+        "From 1 to 50.",
+        kind=int,
+        low=1, high=50,
     ),
     Setting(
         "kb_weight_vector",

@@ -7,9 +7,12 @@ folder beside ``index/`` with a class that follows
 
 from __future__ import annotations
 
-from pgarchitect.advisors.base import Advisor
+from pgarchitect.advisors.base import Advisor, checkers
 from pgarchitect.advisors.index import IndexAdvisor
+
+__all__ = ["ADVISORS", "Advisor", "checkers"]
 
 ADVISORS: tuple[Advisor, ...] = (
     IndexAdvisor(),
 )
+

@@ -10,7 +10,8 @@ is measured and a resumed run can skip those it has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ import psycopg
 
 from pgarchitect.analysis import Analysis
 from pgarchitect.catalog import DatabaseCatalog
+from pgarchitect.knowledge.replay import Checker
 from pgarchitect.measure import StatementInput, Trial, measure
 from pgarchitect.proposal import Measurement, Proposal
 from pgarchitect.settings import Config
@@ -142,3 +144,19 @@ class Advisor(Protocol):
     def propose(self, ctx: Context, subjects: Sequence[Subject]) -> Proposals:
         """Drafts for the statements; nothing changed, nothing measured."""
         ...
+
+    def checker(self, ctx: Context) -> Checker:
+        """The replay of this kind's earlier findings on new statements, for one audit
+        (the knowledge base's "already solved?", :mod:`pgarchitect.knowledge.replay`)."""
+        ...
+
+
+@contextmanager
+def checkers(ctx: Context, advisors: Sequence[Advisor]) -> Iterator[dict[str, Checker]]:
+    """Each advisor's replay of its kind's earlier findings, open for one audit."""
+    opened = {a.kind: a.checker(ctx) for a in advisors}
+    try:
+        yield opened
+    finally:
+        for c in opened.values():
+            c.close()

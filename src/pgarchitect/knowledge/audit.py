@@ -1,9 +1,11 @@
 """The knowledge base in an audit: skip what was solved, remember what was found.
 
-Before the advisor works on a statement, :func:`known_cases` asks the knowledge
-base for the best earlier case; above the threshold the statement is skipped and
-the case cited. A case that was applied and not yet measured gets the
-statement's mean time now, next to the one it had before (the outcome loop).
+Before the advisors work on a statement, :func:`known_cases` takes the earlier
+cases most like it and replays each one's fix on it (:mod:`.replay`): when one
+solves it, the statement is skipped and the case cited with what was checked. A
+fix that was applied and is in the database now is not a reason to skip: the
+statement's mean time now is recorded next to the one it had before (the outcome
+loop), and the statement is audited as it is.
 After the audit, :func:`remember` writes every finding in one round trip; when the
 knowledge base is away, the findings go to a spool file and are written on the
 next run.
@@ -24,6 +26,15 @@ from pgarchitect.analysis import Analysis
 from pgarchitect.errors import PgArchitectError, first_line
 from pgarchitect.knowledge.features import embedding_text, features_of
 from pgarchitect.knowledge.kb import Case, Finding, KnowledgeBase, Spool
+from pgarchitect.knowledge.replay import (
+    Check,
+    Checked,
+    Checker,
+    Pair,
+    candidates,
+    decide,
+    no_checker,
+)
 from pgarchitect.knowledge.similarity import Weights
 from pgarchitect.proposal import Proposal
 from pgarchitect.settings import Config
@@ -35,11 +46,34 @@ SPOOL_NAME = "kb-spool.jsonl"
 
 @dataclass(frozen=True)
 class Known:
-    """A statement the knowledge base already has an answer for."""
+    """A statement the knowledge base already has an answer for: skipped, citing it."""
 
     statement: Statement
-    case: Case
-    outcome: str | None = None  # the gain measured now, for an applied finding
+    answer: Checked
+
+    @property
+    def case(self) -> Case:
+        return self.answer.case
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the knowledge base said about one statement."""
+
+    statement: Statement
+    checked: tuple[Checked, ...] = ()  # every case replayed, best match first
+    outcome: str | None = None  # an applied fix measured again now (the outcome loop)
+
+    @property
+    def known(self) -> Known | None:
+        answer = decide(self.checked)
+        return None if answer is None else Known(self.statement, answer)
+
+    @property
+    def misses(self) -> list[Checked]:
+        """The cases checked and not taken, each with why."""
+        answer = decide(self.checked)
+        return [c for c in self.checked if c is not answer]
 
 
 @dataclass
@@ -112,28 +146,61 @@ def session(config: Config, target: psycopg.Connection[Any]) -> Iterator[Session
 
 
 def known_cases(state: Session, statements: Sequence[Statement],
-                analyses: Sequence[Analysis]) -> list[Known | None]:
-    """For each statement, the earlier case that answers it (above the threshold), or None."""
+                analyses: Sequence[Analysis], checkers: Mapping[str, Checker], *,
+                limit: int = 5) -> list[Lookup]:
+    """For each statement, the earlier cases replayed on it (see :mod:`.replay`).
+
+    At most ``limit`` cases per statement scoring the knowledge base's threshold or
+    more are checked, by
+    the checker of their kind (a kind without one is a miss). A statement is
+    skipped when :attr:`Lookup.known` is set.
+    """
     kb = state.kb
+    empty = [Lookup(s) for s in statements]
     if kb is None or not statements:
-        return [None] * len(statements)
+        return empty
     try:
         if kb.count() == 0:
-            return [None] * len(statements)
-        out: list[Known | None] = [None] * len(statements)
+            return empty
         todo = [i for i, a in enumerate(analyses) if not a.error]
         vectors = kb.embedder.embed([embedding_text(statements[i].query) for i in todo])
+        found: dict[int, list[Case]] = {}
         for i, embedded in zip(todo, vectors, strict=True):
-            statement = statements[i]
-            cases = [c for c in kb.similar(statement.query, features_of(analyses[i]), limit=5,
-                                           embedding=embedded.vector, database=state.database)
-                     if c.score >= kb.threshold]
-            if cases:
-                out[i] = Known(statement, cases[0], _outcome(kb, cases[0], statement))
+            found[i] = candidates(kb, statements[i].query, features_of(analyses[i]),
+                                  embedding=embedded.vector, database=state.database,
+                                  limit=limit, floor=kb.threshold)
+        checks = _replay(found, statements, analyses, checkers)
+        out = []
+        for i, statement in enumerate(statements):
+            checked = tuple(Checked(c, checks[(i, n)]) for n, c in enumerate(found.get(i, ())))
+            applied = next((c for c in checked if c.check.verdict == "applied"), None)
+            outcome = (_outcome(kb, applied.case, statement) if applied is not None
+                       else None)
+            out.append(Lookup(statement, checked, outcome))
         return out
     except psycopg.Error as exc:
         _lost(state, exc)
-        return [None] * len(statements)
+        return empty
+
+
+def _replay(found: Mapping[int, Sequence[Case]], statements: Sequence[Statement],
+            analyses: Sequence[Analysis], checkers: Mapping[str, Checker]
+            ) -> dict[tuple[int, int], Check]:
+    """Every (statement, case) checked, one batch per kind."""
+    out: dict[tuple[int, int], Check] = {}
+    by_kind: dict[str, list[tuple[tuple[int, int], Pair]]] = {}
+    for i, cases in found.items():
+        for n, case in enumerate(cases):
+            pair = Pair(case.finding, statements[i], analyses[i])
+            by_kind.setdefault(case.finding.kind, []).append(((i, n), pair))
+    for kind, pairs in by_kind.items():
+        checker = checkers.get(kind)
+        if checker is None:
+            out.update({key: no_checker(kind) for key, _ in pairs})
+            continue
+        checks = checker.check([p for _, p in pairs])
+        out.update({key: c for (key, _), c in zip(pairs, checks, strict=True)})
+    return out
 
 
 def _outcome(kb: KnowledgeBase, case: Case, statement: Statement) -> str | None:

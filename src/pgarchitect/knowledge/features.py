@@ -214,7 +214,7 @@ def features_of(analysis: Analysis) -> Features:
         shapes.add("offset")
     if analysis.group_by:
         shapes.add("group_by")
-    if analysis.distinct:
+    if any(not k.scope for k in analysis.distinct):  # the statement's own, not a subquery's
         shapes.add("distinct")
     shapes.update(f"subquery:{s.kind}" for s in analysis.subqueries if s.kind != "from")
     return Features(

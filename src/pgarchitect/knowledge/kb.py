@@ -279,18 +279,6 @@ class Case:
     score: float
     reasons: tuple[str, ...]
 
-    def citation(self) -> str:
-        """One line naming the earlier finding and its gain, for a skipped statement."""
-        f = self.finding
-        gain = (f"measured {f.applied_gain_pct:.0f}% after it was applied"
-                if f.applied_gain_pct is not None
-                else f"measured {f.measured_gain_pct:.0f}%" if f.measured_gain_pct is not None
-                else f"estimated {f.estimated_gain_pct:.0f}%"
-                if f.estimated_gain_pct is not None else "no gain recorded")
-        when = f.created_at.date().isoformat() if f.created_at else "earlier"
-        return (f"Solved before: finding {f.short_id} of {when} ({f.kind}, {f.status}, {gain}): "
-                f"{f.recommendation_sql or f.description} (match {self.score:.2f})")
-
 
 @dataclass
 class ImportReport:

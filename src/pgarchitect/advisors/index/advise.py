@@ -21,6 +21,7 @@ from pgarchitect.advisors.base import (
     Outcome,
     Proposals,
     Subject,
+    checkers,
     reason_code,
 )
 from pgarchitect.advisors.index.candidates import (
@@ -30,6 +31,7 @@ from pgarchitect.advisors.index.candidates import (
     TableInfo,
     generate,
 )
+from pgarchitect.advisors.index.replay import IndexChecker
 from pgarchitect.advisors.index.selection import (
     Choice,
     Options,
@@ -372,6 +374,9 @@ class IndexAdvisor:
     name = "index"
     kind = "index"
 
+    def checker(self, ctx: Context) -> IndexChecker:
+        return IndexChecker(ctx)
+
     def propose(self, ctx: Context, subjects: Sequence[Subject]) -> Proposals:
         config = ctx.config
         options = Options(
@@ -507,18 +512,21 @@ def advise(conn: psycopg.Connection[Any], config: Config, request: AdviseRequest
     catalog = DatabaseCatalog(conn)
     statements = workload.statements
     analyses = [analyze(s.query, catalog.relations) for s in statements]
-    known: list[Known] = []
-    if kb is not None:
-        answers = known_cases(kb, statements, analyses)
-        known = [k for k in answers if k is not None]
-        statements = [s for s, k in zip(statements, answers, strict=True) if k is None]
-        analyses = [a for a, k in zip(analyses, answers, strict=True) if k is None]
     ctx = Context(conn, config, catalog, verify=request.verify, runs=request.runs,
                   allow_writes=request.allow_writes, allow_large=request.allow_large,
                   whatif=request.whatif, budget=request.budget,
                   since_seconds=workload.window_seconds)
+    advisor = IndexAdvisor()
+    known: list[Known] = []
+    if kb is not None:
+        with checkers(ctx, [advisor]) as replay:
+            lookups = known_cases(kb, statements, analyses, replay,
+                                  limit=config.get_int("kb_candidates"))
+        known = [k for k in (lk.known for lk in lookups) if k is not None]
+        statements = [lk.statement for lk in lookups if lk.known is None]
+        analyses = [a for a, lk in zip(analyses, lookups, strict=True) if lk.known is None]
     subjects = [Subject(s, a) for s, a in zip(statements, analyses, strict=True)]
-    proposed = IndexAdvisor().propose(ctx, subjects)
+    proposed = advisor.propose(ctx, subjects)
     proposals = sorted((d.measure(ctx) for d in proposed.drafts),
                        key=lambda p: p.confidence, reverse=True)
     info = proposed.info
