@@ -118,6 +118,15 @@ def test_a_variant_is_solved_by_the_earlier_index(conn: Any, variant: str) -> No
     (BY_USER, USER_INDEX, "SELECT id FROM users WHERE email = $1",
      "earlier index orders_user_created_idx is on table orders, which this statement "
      "does not read"),
+    # another sort: the index serves the filter, not this order
+    (BY_USER, USER_INDEX, "SELECT id, total FROM orders WHERE user_id = $1 "
+     "ORDER BY total DESC LIMIT 20",
+     "this statement is sorted by orders.total, an order earlier index "
+     "orders_user_created_idx does not give"),
+    # a deep page: the index still reads every row before it
+    (BY_USER, USER_INDEX, "SELECT id, total FROM orders WHERE user_id = $1 "
+     "ORDER BY created_at DESC LIMIT 20 OFFSET 5000",
+     "this statement skips 5,000 rows (OFFSET) to return a page"),
 ])
 def test_a_different_problem_is_a_near_miss_with_why(conn: Any, solved: str, fix: str,
                                                      other: str, why: str) -> None:
@@ -133,6 +142,19 @@ def test_a_different_problem_is_a_near_miss_with_why(conn: Any, solved: str, fix
     # and the earlier statement itself, with another constant, is solved
     same = solved.replace("$1", "'c7'") if "color" in solved else solved.replace("$1", "7")
     assert lookup(conn, kb, same).known is not None
+
+
+def test_a_finding_that_does_not_hold_here_solves_nothing(conn: Any) -> None:
+    """The index serves the new statement, but not the statement it was found for, in
+    this database: the finding was made on other data, or another schema."""
+    kb = KnowledgeBase(conn)
+    kb.record([finding(conn, "SELECT count(*) FROM orders WHERE total > $1", USER_INDEX)])
+    kb.threshold = 0.0
+    found = lookup(conn, kb, BY_USER)
+    assert found.known is None
+    assert found.misses[0].check.checked.startswith(
+        "earlier index orders_user_created_idx no longer serves the statement it was found "
+        "for here"), found.misses[0].check.checked
 
 
 def test_a_rejected_fix_skips_only_when_it_does_the_same(conn: Any) -> None:
