@@ -1,80 +1,68 @@
-"""Today's "already solved?" decision on the evaluation set of benchmarks/kb_eval/.
+"""The "already solved?" decision on the evaluation set of benchmarks/kb_eval/.
 
 Usage:
-    python benchmarks/kb_eval.py [--set benchmarks/kb_eval] [--no-baseline]
+    python benchmarks/kb_eval.py [--set benchmarks/kb_eval] [--engine sandbox|hypopg|both]
 
 The set (benchmarks/kb_eval/README.md) has two schemas used nowhere else in the
-repository, each its own database, and groups: a solved statement with the fix an
-earlier finding recommended, variants that the same fix solves, and hard negatives
-that resemble the group but need another fix. Every statement is parsed (pglast)
-and planned (EXPLAIN (GENERIC_PLAN)) on a temporary embedded PostgreSQL 18 in a
-database of its schema; a statement that does not plan stops the run.
+repository, each its own database filled by its data file, and groups: a solved
+statement with the fix an earlier finding recommended, variants that the same fix
+solves, and hard negatives that resemble the group but need another fix. Every
+statement is parsed (pglast) and planned (EXPLAIN) in its database; a statement
+that does not plan stops the run.
 
-The decision is the shipped one, run for real: the solved statements are recorded as
-findings (as ``findings_of`` writes them: features_of(analyze(...)), the description
-"problem; fix: title.") in a knowledge base in the same server, with
+The decision is the shipped one, run for real: the solved statements are recorded
+as findings (as ``findings_of`` writes them: features_of(analyze(...)), the
+description "problem; fix: title.") in a knowledge base on the same server, with
 ``KnowledgeBase.record`` (which embeds them), and every variant and negative goes
 through ``pgarchitect.knowledge.audit.known_cases`` as the audit of its database
-(default Weights and THRESHOLD). Groups marked ``other_databases: N`` have the same
-finding recorded first by N other databases sharing the schema (shards, regions).
+would (retrieval at the default kb_threshold and kb_candidates, then each case's
+fix replayed by the index advisor's checker, at the default settings). Groups
+marked ``other_databases: N`` have the same finding recorded first by N other
+databases sharing the schema (shards, regions).
 
 - a skip is right when the statement is a variant and the cited finding is its
   group's; a skip of a negative, or citing another group, is a false skip;
 - skip precision = right skips / skips; skip recall = right skips / variants.
 
-Then the current benchmark (benchmarks/kb_retrieval.py) is run beside it.
+Engines: ``sandbox`` on a temporary embedded PostgreSQL 18 (no HypoPG: the index is
+built in a transaction that is rolled back), ``hypopg`` on Debian's PostgreSQL 15.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import platform
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pglast
 import psycopg
 import yaml
-from _common import machine, temporary_server
+from _common import machine, pg15_server, temporary_server
 from psycopg import sql
 
-from pgarchitect.analysis import Analysis, Catalog, analyze
+from pgarchitect.advisors import ADVISORS, checkers
+from pgarchitect.advisors.base import Context
+from pgarchitect.analysis import Analysis, analyze
+from pgarchitect.catalog import DatabaseCatalog
 from pgarchitect.knowledge.audit import Session, known_cases
 from pgarchitect.knowledge.features import features_of
 from pgarchitect.knowledge.kb import Finding, KnowledgeBase, Spool
-from pgarchitect.knowledge.similarity import THRESHOLD, Weights
+from pgarchitect.plans import NoPlan, generic_plan
+from pgarchitect.settings import load_config
 from pgarchitect.workload import Statement
 
 ROOT = Path(__file__).resolve().parent.parent
 SET = ROOT / "benchmarks/kb_eval"
 KB_DATABASE = "kb_eval_kb"
 REGIONS = ("eu-west", "us-east", "ap-south", "sa-east", "eu-north", "us-west", "ap-east")
-
-# The categories that are known defects of the decision, by kind.
-DEFECTS = {
-    "negative": {
-        "const-expression-key": "equal fingerprint, the constant picks the key",
-        "const-partial-key": "equal fingerprint, the constant is outside the partial index",
-        "like-anchor": "prefix vs contains (ILIKE 'x%' vs '%x%')",
-        "fts-config": "to_tsvector('simple') vs 'english'",
-        "deep-offset": "first page vs deep OFFSET",
-        "and-or": "AND vs a solved OR (or the reverse)",
-        "left-join-on": "filter in LEFT JOIN ... ON vs in WHERE",
-        "sort-extra": "ORDER BY a, b LIMIT vs solved ORDER BY a",
-    },
-    "variant": {
-        "extra-filter": "one extra harmless filter",
-        "cast": "CAST(x AS t) / x::t / date(x)",
-        "orm-wildcard": "ORM puts the % wildcards into the parameter",
-        "update-delete": "UPDATE/DELETE form of a solved SELECT",
-        "in-any": "IN (...) vs = ANY($1)",
-    },
-}
+ENGINES = ("sandbox", "hypopg")
 
 
 @dataclass(frozen=True)
@@ -100,10 +88,11 @@ class Group:
     other_databases: int
 
 
-def load(directory: Path) -> tuple[dict[str, str], list[Group], list[Item]]:
-    """Schemas by database, groups and items; checks the set's shape."""
+def load(directory: Path) -> tuple[dict[str, str], dict[str, str], list[Group], list[Item]]:
+    """Schemas and data by database, groups and items; checks the set's shape."""
     schemas = {p.stem.removeprefix("schema_"): p.read_text()
                for p in sorted(directory.glob("schema_*.sql"))}
+    data = {d: (directory / f"data_{d}.sql").read_text() for d in schemas}
     groups: list[Group] = []
     items: list[Item] = []
     for path in sorted(directory.glob("groups_*.yaml")):
@@ -122,12 +111,13 @@ def load(directory: Path) -> tuple[dict[str, str], list[Group], list[Item]]:
     names = Counter(g.name for g in groups)
     if dup := [n for n, k in names.items() if k > 1]:
         raise SystemExit(f"groups named twice: {dup}")
-    return schemas, groups, items
+    return schemas, data, groups, items
 
 
-def validate(conninfo: str, schemas: dict[str, str], groups: list[Group],
-             items: list[Item]) -> int:
-    """Parse every statement and fix, and plan every statement in its schema's database."""
+def prepare(conninfo: str, schemas: dict[str, str], data: dict[str, str],
+            groups: list[Group], items: list[Item], *, hypopg: bool) -> tuple[int, float]:
+    """Create, fill and analyse each schema's database; check that every statement and
+    fix parses and every statement plans. Returns (statements checked, load seconds)."""
     statements: dict[str, list[str]] = defaultdict(list)
     for g in groups:
         statements[g.database].append(g.solved)
@@ -137,19 +127,28 @@ def validate(conninfo: str, schemas: dict[str, str], groups: list[Group],
     failures = []
     with psycopg.connect(conninfo, autocommit=True) as admin:
         for database in schemas:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(database)))
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    started = time.perf_counter()
     for database, ddl in schemas.items():
         with psycopg.connect(conninfo, dbname=database, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            if hypopg:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
             conn.execute(ddl)
+            conn.execute(data[database])
+            conn.execute("VACUUM ANALYZE")
             for text in statements[database]:
                 try:
                     pglast.parse_sql(text)
-                    conn.execute(sql.SQL("EXPLAIN (GENERIC_PLAN) {}").format(sql.SQL(text)))
-                except (pglast.parser.ParseError, psycopg.Error) as exc:
-                    failures.append(f"{database}: {text}\n    {str(exc).splitlines()[0]}")
+                except pglast.parser.ParseError as exc:
+                    failures.append(f"{database}: {text}\n    {exc}")
+                    continue
+                if isinstance(plan := generic_plan(conn, text), NoPlan):
+                    failures.append(f"{database}: {text}\n    {plan.reason}")
     if failures:
         raise SystemExit("statements that do not plan:\n" + "\n".join(failures))
-    return sum(len(v) for v in statements.values())
+    return sum(len(v) for v in statements.values()), time.perf_counter() - started
 
 
 def finding_of(group: Group, analysis: Analysis, database: str) -> Finding:
@@ -163,150 +162,211 @@ def finding_of(group: Group, analysis: Analysis, database: str) -> Finding:
                    reasoning="", confidence=0.8, features=features.to_json())
 
 
-def short(text: str, width: int = 96) -> str:
+@dataclass(frozen=True)
+class Decided:
+    item: Item
+    cited: str | None  # the group of the finding cited when skipped
+    verdict: str  # the answer's verdict, or "miss"
+    lines: tuple[str, ...]  # every case checked, with what was checked
+
+
+@dataclass
+class Run:
+    engine: str
+    header: list[str]
+    checked: int
+    load_seconds: float
+    lookup_seconds: float
+    decided: list[Decided]
+
+
+@contextmanager
+def server(engine: str, work: Path) -> Iterator[str]:
+    if engine == "sandbox":
+        with temporary_server() as conninfo:
+            yield conninfo
+    else:
+        with pg15_server(work, "postgres", {}, keep=False) as conninfo:
+            yield conninfo
+
+
+def run(engine: str, directory: Path) -> Run:
+    """The decision on every variant and negative of the set, on one engine."""
+    schemas, data, groups, items = load(directory)
+    config = load_config()
+    with tempfile.TemporaryDirectory(prefix="pga-kb-eval-") as tmp, \
+            server(engine, Path(tmp)) as conninfo:
+        checked, load_seconds = prepare(conninfo, schemas, data, groups, items,
+                                        hypopg=engine == "hypopg")
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(
+                sql.Identifier(KB_DATABASE)))
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(KB_DATABASE)))
+        header = machine(conninfo, f"pglast {pglast.__version__}")
+        with psycopg.connect(conninfo, dbname=KB_DATABASE, autocommit=True) as kb_conn:
+            kb = KnowledgeBase(kb_conn, threshold=config.get_float("kb_threshold"))
+            group_of = record(kb, groups, {d: _catalog(conninfo, d) for d in schemas})
+            decided: list[Decided] = []
+            lookup_seconds = 0.0
+            own = [Item(g.name, g.database, "solved", "own", g.solved) for g in groups]
+            for database in schemas:
+                todo = [i for i in items + own if i.database == database]
+                with psycopg.connect(conninfo, dbname=database, autocommit=True) as conn:
+                    catalog = DatabaseCatalog(conn)
+                    analyses = [analyze(i.sql, catalog.relations) for i in todo]
+                    state = Session(kb, database, Spool(Path(tmp) / "spool.jsonl"))
+                    started = time.perf_counter()
+                    with checkers(Context(conn, config, catalog), ADVISORS) as replay:
+                        lookups = known_cases(state, [Statement(query=i.sql) for i in todo],
+                                              analyses, replay,
+                                              limit=config.get_int("kb_candidates"))
+                    lookup_seconds += time.perf_counter() - started
+                for item, lookup in zip(todo, lookups, strict=True):
+                    known = lookup.known
+                    decided.append(Decided(
+                        item, group_of.get(str(known.case.finding.id), "?") if known else None,
+                        known.answer.check.verdict if known else "miss",
+                        tuple(f"{group_of.get(str(c.case.finding.id), '?')}: {c.line()}"
+                              for c in lookup.checked)))
+    return Run(engine, header, checked, load_seconds, lookup_seconds, decided)
+
+
+def _catalog(conninfo: str, database: str) -> DatabaseCatalog:
+    conn = psycopg.connect(conninfo, dbname=database, autocommit=True)
+    catalog = DatabaseCatalog(conn)
+    _ = catalog.relations  # read now: the connection is closed after
+    conn.close()
+    return catalog
+
+
+def record(kb: KnowledgeBase, groups: list[Group],
+           catalogs: dict[str, DatabaseCatalog]) -> dict[str, str]:
+    """Record every group's finding (other databases first); finding id -> group."""
+    for g in groups:
+        analysis = analyze(g.solved, catalogs[g.database].relations)
+        for k in range(g.other_databases):
+            kb.record([finding_of(g, analysis, f"{g.database}-{REGIONS[k]}")])
+    findings = [finding_of(g, analyze(g.solved, catalogs[g.database].relations), g.database)
+                for g in groups]
+    kb.record(findings)
+    by_query = {(g.database, g.solved): g.name for g in groups}
+    return {str(f.id): by_query.get((f.database.split("-")[0], f.query), "?")
+            for f in kb.recent(limit=100_000)}
+
+
+def holding(decided: list[Decided]) -> tuple[list[Decided], list[Decided]]:
+    """The decisions of the groups whose finding holds on the data (the decision skips
+    the solved statement itself, citing its own finding), and those of the others.
+
+    A finding whose index does not serve its own statement on this data is not one an
+    audit could have made here: its group is reported apart, not scored."""
+    held = {d.item.group for d in decided if d.item.kind == "solved"
+            and d.cited == d.item.group}
+    return ([d for d in decided if d.item.group in held and d.item.kind != "solved"],
+            [d for d in decided if d.item.group not in held])
+
+
+@dataclass(frozen=True)
+class Score:
+    skips: int
+    right: int
+    false_negatives: list[Decided]
+    wrong_citations: list[Decided]
+    misses: list[Decided]
+    variants: int
+    negatives: int
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.skips if self.skips else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.right / self.variants if self.variants else 1.0
+
+
+def score(decided: list[Decided]) -> Score:
+    variants = [d for d in decided if d.item.kind == "variant"]
+    negatives = [d for d in decided if d.item.kind == "negative"]
+    right = [d for d in variants if d.cited == d.item.group]
+    wrong = [d for d in variants if d.cited is not None and d.cited != d.item.group]
+    false = [d for d in negatives if d.cited is not None]
+    return Score(len(right) + len(wrong) + len(false), len(right), false, wrong,
+                 [d for d in variants if d.cited is None], len(variants), len(negatives))
+
+
+def short(text: str, width: int = 110) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def baseline() -> list[str]:
-    """The current benchmark's summary table (benchmarks/kb_retrieval.py, run here)."""
-    import kb_retrieval
-
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        kb_retrieval.main([])
-    lines = out.getvalue().splitlines()
-    keep = [line for line in lines if line.startswith("data:")]
-    start = next(i for i, line in enumerate(lines) if line.startswith("| scorer"))
-    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
-    return keep + lines[start:end] + [line for line in lines if line.startswith("floor")]
+def report(r: Run, *, details: bool = True) -> Score:
+    """Print one engine's table, its false skips and misses, and by category."""
+    decided, apart = holding(r.decided)
+    s = score(decided)
+    for line in r.header:
+        print(line)
+    print(f"engine:     {r.engine}; {r.checked} statements parsed and planned; schemas, data "
+          f"and ANALYZE in {r.load_seconds:.1f} s")
+    print(f"lookups:    {len(r.decided)} statements in {r.lookup_seconds:.1f} s "
+          f"({1000 * r.lookup_seconds / max(1, len(r.decided)):.0f} ms each on average, "
+          "retrieval and replay, as one audit does them)")
+    groups = sorted({d.item.group for d in r.decided})
+    out = sorted({d.item.group for d in apart})
+    print(f"findings:   {len(groups) - len(out)} of {len(groups)} groups' findings hold on "
+          "the data (their own statement is solved by their fix); "
+          + (f"not scored: {', '.join(out)}" if out else "all scored"))
+    for d in apart:
+        if d.item.kind == "solved":
+            for line in d.lines[:1]:
+                print(f"      {d.item.group}: {short(line, 150)}")
+    print()
+    print("| engine  | variants | negatives | skips | right | false | precision | recall |")
+    print("|---------|----------|-----------|-------|-------|-------|-----------|--------|")
+    print(f"| {r.engine:<7} | {s.variants:>8} | {s.negatives:>9} | {s.skips:>5} | "
+          f"{s.right:>5} | {s.skips - s.right:>5} | {s.precision:>9.3f} | {s.recall:>6.3f} |")
+    if not details:
+        return s
+    print()
+    print(f"False skips ({len(s.false_negatives)} negatives, {len(s.wrong_citations)} "
+          "variants citing another group):")
+    for d in s.false_negatives + s.wrong_citations:
+        print(f"  {d.item.group} <- {d.cited} [{d.item.kind} {d.item.category}] "
+              f"{short(d.item.sql)}")
+        if d.item.why:
+            print(f"      labelled: {d.item.why}")
+        for line in d.lines:
+            print(f"      {short(line, 300)}")
+    print()
+    print(f"Misses ({len(s.misses)} variants not skipped):")
+    for d in s.misses:
+        print(f"  {d.item.group} [{d.item.category}] {short(d.item.sql)}")
+        for line in d.lines or ("no case retrieved",):
+            print(f"      {short(line, 300)}")
+    print()
+    print("| kind     | category              |   n | skipped | right | false | missed |")
+    print("|----------|-----------------------|-----|---------|-------|-------|--------|")
+    for kind in ("variant", "negative"):
+        cats = Counter(d.item.category for d in decided if d.item.kind == kind)
+        for cat, n in sorted(cats.items()):
+            rows = [d for d in decided if d.item.kind == kind and d.item.category == cat]
+            skipped = sum(d.cited is not None for d in rows)
+            ok = sum(d.cited == d.item.group for d in rows) if kind == "variant" else 0
+            miss = sum(d.cited is None for d in rows) if kind == "variant" else 0
+            print(f"| {kind:<8} | {cat:<21} | {n:>3} | {skipped:>7} | {ok:>5} | "
+                  f"{skipped - ok:>5} | {miss:>6} |")
+    return s
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", type=Path, default=SET)
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="do not run benchmarks/kb_retrieval.py beside it")
+    parser.add_argument("--engine", choices=(*ENGINES, "both"), default="both")
     args = parser.parse_args(argv)
-
-    schemas, groups, items = load(args.set)
-    catalogs = {d: Catalog.from_ddl(ddl) for d, ddl in schemas.items()}
-    by_name = {g.name: g for g in groups}
-
-    with temporary_server() as conninfo, tempfile.TemporaryDirectory() as tmp:
-        checked = validate(conninfo, schemas, groups, items)
-        with psycopg.connect(conninfo, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(KB_DATABASE)))
-        header = machine(conninfo, f"pglast {pglast.__version__}")
-        with psycopg.connect(conninfo, dbname=KB_DATABASE, autocommit=True) as conn:
-            kb = KnowledgeBase(conn)
-            # Other databases sharing a schema recorded their findings first (earlier
-            # created_at: each record() is its own transaction).
-            for g in groups:
-                for k in range(g.other_databases):
-                    analysis = analyze(g.solved, catalogs[g.database])
-                    kb.record([finding_of(g, analysis, f"{g.database}-{REGIONS[k]}")])
-            ids = kb.record([finding_of(g, analyze(g.solved, catalogs[g.database]),
-                                        g.database) for g in groups])
-            own = {f.id: f.query for f in kb.recent(limit=10_000) if f.id in set(ids)}
-            group_of = {fid: next(g.name for g in groups if g.solved == q)
-                        for fid, q in own.items()}
-            decided: list[tuple[Item, str | None, float | None]] = []
-            control: list[bool] = []  # the decision with the database filtered first
-            for database in schemas:
-                todo = [i for i in items if i.database == database]
-                analyses = [analyze(i.sql, catalogs[database]) for i in todo]
-                state = Session(kb, database, Spool(Path(tmp) / "spool.jsonl"))
-                known = known_cases(state, [Statement(query=i.sql) for i in todo], analyses)
-                for item, analysis, k in zip(todo, analyses, known, strict=True):
-                    cases = kb.similar(item.sql, features_of(analysis), limit=10_000)
-                    mine = [c for c in cases if c.finding.database == database]
-                    if k is None:
-                        best = mine[0] if mine else None
-                        decided.append((item, None, best.score if best else None))
-                    else:
-                        decided.append((item, group_of.get(str(k.case.finding.id), "?"),
-                                        k.case.score))
-                    control.append(bool(mine) and mine[0].score >= kb.threshold
-                                   and group_of.get(str(mine[0].finding.id)) == item.group)
-            items_order = decided
-
-    variants = [d for d in items_order if d[0].kind == "variant"]
-    negatives = [d for d in items_order if d[0].kind == "negative"]
-    right = [d for d in variants if d[1] == d[0].group]
-    wrong_cite = [d for d in variants if d[1] is not None and d[1] != d[0].group]
-    misses = [d for d in variants if d[1] is None]
-    false_neg = [d for d in negatives if d[1] is not None]
-    skips = len(right) + len(wrong_cite) + len(false_neg)
-    precision = len(right) / skips if skips else 1.0
-    recall = len(right) / len(variants)
-
-    for line in header:
-        print(line)
-    print(f"set:        {len(schemas)} schemas ({', '.join(schemas)}), {len(groups)} groups, "
-          f"{len(variants)} variants, {len(negatives)} hard negatives; {checked} statements "
-          "parsed and planned (EXPLAIN (GENERIC_PLAN)) on the server above")
-    sharded = [g for g in groups if g.other_databases]
-    print(f"kb:         {len(groups)} findings of the audited databases + "
-          f"{sum(g.other_databases for g in groups)} of other databases sharing the schema "
-          f"({len(sharded)} groups); decision: known_cases() on a real KnowledgeBase")
-    print(f"settings:   THRESHOLD {THRESHOLD}, {Weights()}, known_cases limit=5")
-    print()
-    print("| decision (today)                       | skips | right | false | precision | "
-          "recall |")
-    print("|----------------------------------------|-------|-------|-------|-----------|"
-          "--------|")
-    print(f"| known_cases() at the shipped settings  | {skips:>5} | {len(right):>5} | "
-          f"{len(wrong_cite) + len(false_neg):>5} | {precision:>9.3f} | {recall:>6.3f} |")
-    ctl_right = sum(c for c, d in zip(control, items_order, strict=True)
-                    if d[0].kind == "variant")
-    print(f"  (same, database filtered before the top 5: {ctl_right}/{len(variants)} right "
-          "skips of variants)")
-    print()
-    print(f"False skips ({len(false_neg)} negatives, {len(wrong_cite)} variants citing "
-          "another group): group <- cited, score, category, statement")
-    for item, cited, score in false_neg + wrong_cite:
-        print(f"  {item.group} <- {cited} {score:.3f} [{item.kind} {item.category}] "
-              f"{short(item.sql)}")
-        if item.why:
-            print(f"      needs: {item.why}")
-    print()
-    print(f"Misses ({len(misses)} variants not skipped): group, best score of this "
-          "database's findings, category, statement")
-    for item, _, score in misses:
-        s = f"{score:.3f}" if score is not None else "none"
-        print(f"  {item.group} {s} [{item.category}] {short(item.sql)}")
-    print()
-    print("By category (* a known defect of the decision)")
-    print()
-    print("| kind     | category              |   n | skipped | right skips | false skips | "
-          "misses |")
-    print("|----------|-----------------------|-----|---------|-------------|-------------|"
-          "--------|")
-    for kind in ("variant", "negative"):
-        cats = Counter(d[0].category for d in items_order if d[0].kind == kind)
-        for cat, n in sorted(cats.items()):
-            rows = [d for d in items_order if d[0].kind == kind and d[0].category == cat]
-            skipped = sum(d[1] is not None for d in rows)
-            ok = sum(d[1] == d[0].group for d in rows) if kind == "variant" else 0
-            false = skipped - ok
-            miss = sum(d[1] is None for d in rows) if kind == "variant" else 0
-            mark = "*" if cat in DEFECTS[kind] else " "
-            print(f"| {kind:<8} | {cat + mark:<21} | {n:>3} | {skipped:>7} | {ok:>11} | "
-                  f"{false:>11} | {miss:>6} |")
-    sharded_rows = [d for d in variants if by_name[d[0].group].other_databases]
-    print(f"| variant  | {'top-5 other dbs*':<21} | {len(sharded_rows):>3} | "
-          f"{sum(d[1] is not None for d in sharded_rows):>7} | "
-          f"{sum(d[1] == d[0].group for d in sharded_rows):>11} | "
-          f"{sum(d[1] not in (None, d[0].group) for d in sharded_rows):>11} | "
-          f"{sum(d[1] is None for d in sharded_rows):>6} |")
-    print()
-    if not args.no_baseline:
-        print("Current benchmark beside it (benchmarks/kb_retrieval.py, demo schema):")
+    engines = ENGINES if args.engine == "both" else (args.engine,)
+    for engine in engines:
+        report(run(engine, args.set))
         print()
-        for line in baseline():
-            print(line)
-    print()
     print(f"client:     Python {platform.python_version()}")
     return 0
 
