@@ -292,6 +292,34 @@ def audit(ctx: click.Context, /, budget: str | None, whatif: str | None, no_veri
     report.print_audit(out, result)
 
 
+@cli.command()
+@click.argument("finding_id")
+@click.option("--dsn", help="The database to build it on (default: the database_url setting).")
+@click.option("--yes", is_flag=True, help="Run it (without: say what would run, change nothing).")
+@click.option("--timeout", default="1h", show_default=True,
+              help="statement_timeout for the build (with a unit).")
+@click.pass_context
+def apply(ctx: click.Context, finding_id: str, dsn: str | None, yes: bool,
+          timeout: str) -> None:
+    """Build one finding's index on a database you name (CONCURRENTLY, lock_timeout,
+    checked valid after); never a database listed in production_databases."""
+    from pgarchitect.delivery.apply import apply as apply_finding
+    from pgarchitect.settings import duration_ms
+
+    if duration_ms(timeout) in (None, 0):
+        raise click.BadParameter(f"{timeout!r} is not a duration such as 30min or 2h",
+                                 param_hint="--timeout")
+    done = apply_finding(_config(ctx), finding_id, dsn=dsn, yes=yes, timeout=timeout)
+    if done.existed:
+        out.print(f"Index {done.index} was already on {done.target}: nothing built.",
+                  soft_wrap=True)
+    else:
+        out.print(f"Built {done.index} on {done.target}: {done.statement}", soft_wrap=True,
+                  markup=False)
+    out.print(f"Marked {len(done.marked)} finding(s) applied; the next audit measures the "
+              "real gain.")
+
+
 @contextmanager
 def _progress(always: bool = False) -> Iterator[Any]:
     """A progress callback that draws bars on standard error (unless it is no terminal)."""

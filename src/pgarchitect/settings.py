@@ -280,6 +280,103 @@ SETTINGS: tuple[Setting, ...] = (
         low=0.0, high=1.0,
     ),
     Setting(
+        "delivery_out",
+        "pgarchitect-out",
+        "Delivery: folder (relative to the working directory) where `audit --deliver` "
+        "writes the migration files and the weekly report.",
+    ),
+    Setting(
+        "delivery_repo",
+        None,
+        "Delivery: the team's git repository (a path). Each delivering audit commits its "
+        "migrations on a new branch there (never the current one); unset: no branch.",
+    ),
+    Setting(
+        "delivery_format",
+        "auto",
+        "Delivery: migration format, auto (from delivery_repo: prisma/schema.prisma, "
+        "alembic.ini, Flyway's db/migration; else sql), sql, prisma, alembic or flyway.",
+    ),
+    Setting(
+        "github_repo",
+        None,
+        "Delivery: owner/name of the GitHub repository to open pull requests in (the "
+        "branch is pushed to delivery_repo's remote origin first). Unset: no pull request.",
+    ),
+    Setting(
+        "github_token",
+        None,
+        "Delivery: GitHub token for pull requests (from the environment; never printed).",
+        env=("GITHUB_TOKEN",),
+        secret=True,
+    ),
+    Setting(
+        "github_api_url",
+        "https://api.github.com",
+        "Delivery: GitHub's REST API (GitHub Enterprise: https://HOST/api/v3).",
+    ),
+    Setting(
+        "github_base",
+        "main",
+        "Delivery: the branch pull requests are opened against.",
+    ),
+    Setting(
+        "report_link",
+        None,
+        "Delivery: link to the admin page, put in the weekly report.",
+    ),
+    Setting(
+        "slack_webhook_url",
+        None,
+        "Delivery: Slack incoming webhook the weekly report is posted to.",
+        secret=True,
+    ),
+    Setting(
+        "smtp_host",
+        None,
+        "Delivery: SMTP server the weekly report is e-mailed through (unset: no e-mail).",
+    ),
+    Setting(
+        "smtp_port",
+        25,
+        "Delivery: SMTP port. From 1 to 65535.",
+        kind=int,
+        low=1, high=65535,
+    ),
+    Setting(
+        "smtp_starttls",
+        False,
+        "Delivery: use STARTTLS with the SMTP server.",
+        kind=bool,
+    ),
+    Setting(
+        "smtp_username",
+        None,
+        "Delivery: SMTP user name (unset: no login).",
+    ),
+    Setting(
+        "smtp_password",
+        None,
+        "Delivery: SMTP password.",
+        secret=True,
+    ),
+    Setting(
+        "smtp_from",
+        "pgarchitect@localhost",
+        "Delivery: sender of the weekly report.",
+    ),
+    Setting(
+        "smtp_to",
+        None,
+        "Delivery: recipients of the weekly report, comma-separated.",
+    ),
+    Setting(
+        "production_databases",
+        None,
+        "Databases `pgarchitect apply` refuses, comma-separated: a database name, or "
+        "host:port/name as pgarchitect prints targets.",
+    ),
+    Setting(
         "pool_size",
         4,
         "Largest number of connections pgarchitect keeps open to one database. "

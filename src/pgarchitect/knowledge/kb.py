@@ -67,7 +67,7 @@ MAX_IMPORT_BYTES = 2 * 1024**3
 # Fields of a finding by the type they must have, for a check before anything is sent.
 _TEXT_FIELDS = ("database", "fingerprint", "query", "kind", "recommendation_sql",
                 "rollback_sql", "description", "reasoning", "status")
-_OPTIONAL_TEXT_FIELDS = ("id", "status_by", "status_note")
+_OPTIONAL_TEXT_FIELDS = ("id", "status_by", "status_note", "pr_url")
 _NUMBER_FIELDS = ("estimated_gain_pct", "measured_gain_pct", "before_ms", "after_ms",
                   "confidence", "applied_after_ms", "applied_gain_pct")
 _TIME_FIELDS = ("status_at", "applied_at", "applied_measured_at", "created_at")
@@ -106,6 +106,8 @@ class Finding:
     applied_gain_pct: float | None = None
     applied_measured_at: datetime | None = None
     created_at: datetime | None = None
+    pr_url: str | None = None  # the pull request it was delivered in
+    pr_number: int | None = None
 
     @property
     def dedup_key(self) -> str:
@@ -171,6 +173,10 @@ class Finding:
             raise ValueError(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
         for name in _NUMBER_FIELDS:
             _check_number(name, getattr(self, name))
+        if self.pr_number is not None and (
+                isinstance(self.pr_number, bool) or not isinstance(self.pr_number, int)
+                or not 0 < self.pr_number < 2**31):
+            raise ValueError(f"pr_number {self.pr_number!r} is not a pull request number")
         if self.confidence is not None and not 0 <= self.confidence <= 1:
             raise ValueError(f"confidence {self.confidence} is not within 0..1")
         for name in _TIME_FIELDS:
@@ -300,7 +306,7 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("status_by", "text"), ("status_at", "timestamptz"), ("status_note", "text"),
     ("applied_at", "timestamptz"), ("applied_after_ms", "float8"),
     ("applied_gain_pct", "float8"), ("applied_measured_at", "timestamptz"),
-    ("created_at", "timestamptz"),
+    ("created_at", "timestamptz"), ("pr_url", "text"), ("pr_number", "int4"),
 )
 _READ = ", ".join(name for name, _ in _COLUMNS if name not in ("dedup_key", "embedding"))
 
@@ -411,6 +417,24 @@ class KnowledgeBase:
             "CASE WHEN %s = 'applied' THEN coalesce(applied_at, now()) ELSE applied_at END "
             "WHERE id = %s", [status, by or getpass.getuser(), note, status, finding.id])
         return self.get(str(finding.id))
+
+    def of_fix(self, database: str, kind: str, recommendation_sql: str) -> list[Finding]:
+        """The findings of one fix in one database (a proposal has one per statement)."""
+        return self._rows(sql.SQL("database = %s AND kind = %s AND recommendation_sql = %s"),
+                          [database, kind, recommendation_sql], "ORDER BY created_at")
+
+    def delivered(self, finding_ids: Sequence[str], pr_url: str, pr_number: int) -> None:
+        """The findings went out as a pull request: status pr_open, with its URL."""
+        self.conn.execute(
+            "UPDATE pgarchitect.optimization_log SET status = 'pr_open', status_by = "
+            "'pgarchitect', status_at = now(), pr_url = %s, pr_number = %s "
+            "WHERE id = ANY(%s::uuid[]) AND status IN ('proposed', 'pr_open')",
+            [pr_url, pr_number, list(finding_ids)])
+
+    def open_prs(self) -> list[Finding]:
+        """Findings waiting in an open pull request."""
+        return self._rows(sql.SQL("status = 'pr_open' AND pr_number IS NOT NULL"), [],
+                          "ORDER BY created_at")
 
     def record_outcome(self, finding: Finding, after_ms: float) -> Finding:
         """The statement's mean time measured after the finding was applied, and the gain."""

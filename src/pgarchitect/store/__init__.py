@@ -1,7 +1,8 @@
 """pgarchitect's own tables, in the schema ``pgarchitect``, created and migrated by the tool.
 
 Each feature keeps its tables in a module of its own: ``snapshots`` (workload
-windows), ``knowledge`` (the knowledge base), ``audits`` (audit runs).
+windows), ``knowledge`` (the knowledge base), ``audits`` (audit runs),
+``delivery`` (pull requests and deliveries).
 
 Migrations are an ordered tuple; each runs once, in a transaction, recorded in
 ``pgarchitect.schema_version``. An advisory lock keeps two pgarchitect processes
@@ -17,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect.errors import CapabilityMissing
-from pgarchitect.store import audits, knowledge, snapshots
+from pgarchitect.store import audits, delivery, knowledge, snapshots
 
 SCHEMA = "pgarchitect"
 # pg_advisory_xact_lock key: "pgarchitect" as a number, to stay clear of the app's locks.
@@ -32,6 +33,7 @@ MIGRATIONS: tuple[tuple[int, str, Body], ...] = (
     (1, snapshots.DESCRIPTION, snapshots.DDL),
     (2, knowledge.DESCRIPTION, knowledge.create),
     (3, audits.DESCRIPTION, audits.DDL),
+    (4, delivery.DESCRIPTION, delivery.DDL),
 )
 
 
