@@ -28,6 +28,7 @@ from pgarchitect.delivery.github import (
 from pgarchitect.errors import ConfigError
 from pgarchitect.proposal import Measurement, Proposal
 
+
 @pytest.fixture
 def fake() -> Iterator[FakeGitHub]:
     with fake_github() as server:
