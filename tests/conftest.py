@@ -44,7 +44,7 @@ _OWN_BASETEMP = pytest.StashKey[str]()
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the user's environment and config files out of every test."""
     for var in ("DATABASE_URL", "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER",
-                "PGSERVICE", "PGPASSWORD", "PGARCHITECT_CONFIG"):
+                "PGSERVICE", "PGPASSWORD", "PGARCHITECT_CONFIG", "GITHUB_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     for var in [v for v in os.environ if v.startswith("PGARCHITECT_")]:
         monkeypatch.delenv(var, raising=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 from psycopg import sql
 from support.cli import run_cli
 
 from pgarchitect import audit, db
+from pgarchitect.delivery import deliver
 from pgarchitect.demo import data, runner
 from pgarchitect.server import embedded_server, free_port
 from pgarchitect.settings import load_config
@@ -29,6 +32,10 @@ def test_demo_loads_plays_and_lists_then_reuses_then_resets(
         assert 'FROM "BehaviorLog"' in first.out
         assert "Audit of 127.0.0.1:" in first.out and "/pgarchitect_demo (run 1" in first.out
         assert "BehaviorLog" in first.err  # the progress bar
+        # Delivered: Prisma migrations, a branch of the scratch repository, the report.
+        assert "Delivery (prisma migrations in " in first.out, first.out[-3000:]
+        assert "weekly report (html): " in first.out
+        assert list(Path("pgarchitect-out/reports").glob("weekly-*.html"))
         with psycopg.connect(server.conninfo("pgarchitect_demo")) as conn:
             events = conn.execute('SELECT count(*) FROM "BehaviorLog"').fetchone()
             calls = conn.execute(
@@ -92,6 +99,19 @@ def test_a_second_audit_of_the_demo_skips_what_the_first_solved(
         first = audit.run(config, request)
         assert first.proposals and first.remembered
         assert first.counts["solved_before"] == 0
+        # Delivered as the demo does it: Prisma migrations, a branch of a scratch
+        # repository made from the demo's schema.prisma, the weekly report.
+        repo = runner.scratch_repository(Path(config.data_dir) / "demo-repo")
+        delivered = deliver.run(config, first, played.conninfo, repo=repo)
+        assert delivered.format == "prisma" and not delivered.errors, delivered.errors
+        assert set(delivered.report) == {"md", "html", "json"}
+        proposed = [p for p in first.proposals.values() if not p.rejected]
+        migrations = list(Path("pgarchitect-out").glob("prisma/migrations/*/migration.sql"))
+        assert len(migrations) == len(proposed), (migrations, proposed)
+        if proposed:  # measured on a shared machine, all of them may fall under 20%
+            assert "@@index(" in Path("pgarchitect-out/prisma/schema.prisma").read_text()
+        if any(p.action in ("pr_merge", "pr_review") for p in first.proposals.values()):
+            assert delivered.branch and delivered.commit and not delivered.pushed
         second = audit.run(config, request)
         solved = [s for s in second.to_json()["statements"] if s["action"] == "solved"]
         assert solved

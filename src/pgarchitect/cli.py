@@ -269,10 +269,12 @@ def advise(ctx: click.Context, /, budget: str | None, whatif: str | None, no_ver
 @_advisor_options
 @click.option("--fresh", is_flag=True, help="Start a new run even when the last run of this "
               "database did not finish (by default it is continued).")
+@click.option("--deliver", is_flag=True, help="Then deliver: migrations in delivery_out, a "
+              "branch in delivery_repo, a pull request (github_repo), the weekly report.")
 @click.pass_context
 def audit(ctx: click.Context, /, budget: str | None, whatif: str | None, no_verify: bool,
           runs: int, allow_writes: bool, allow_large: bool, no_kb: bool, fresh: bool,
-          **opts: Any) -> None:
+          deliver: bool, **opts: Any) -> None:
     """The weekly audit: slow statements, earlier cases, explanations, proposals measured,
     stored and classified by confidence. Nothing is changed."""
     from pgarchitect.audit import AuditRequest
@@ -286,10 +288,20 @@ def audit(ctx: click.Context, /, budget: str | None, whatif: str | None, no_veri
                            knowledge=not no_kb, resume=not fresh)
     with _progress() as progress:
         result = run_audit(cfg, request, progress=progress)
+    delivered = None
+    if deliver:
+        from pgarchitect.delivery.deliver import run as run_delivery
+
+        delivered = run_delivery(cfg, result, opts.get("dsn"))
     if opts["as_json"]:
-        out.print_json(data=result.to_json())
+        doc = result.to_json()
+        if delivered is not None:
+            doc["delivery"] = delivered.to_json()
+        out.print_json(data=doc)
         return
     report.print_audit(out, result)
+    if delivered is not None:
+        report.print_delivery(out, delivered)
 
 
 @cli.command()
@@ -389,6 +401,8 @@ def demo(ctx: click.Context, reset: bool, small: bool, rounds: int | None,
     if result.audit is not None:
         out.print()
         report.print_audit(out, result.audit)
+    if result.delivery is not None:
+        report.print_delivery(out, result.delivery)
     out.print(f"Demo database: {mask_conninfo(result.conninfo)} (commands that name no "
               "database now use it)", soft_wrap=True)
 

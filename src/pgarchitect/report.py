@@ -14,6 +14,7 @@ from textwrap import shorten
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pgarchitect.proposal import Proposal, describe_action
@@ -22,6 +23,7 @@ from pgarchitect.workload import SKIP_CODES, Skipped, Statement, Workload
 if TYPE_CHECKING:
     from pgarchitect.advisors.index.advise import Advice
     from pgarchitect.audit import AuditResult
+    from pgarchitect.delivery.deliver import Delivered
     from pgarchitect.knowledge.audit import Known
     from pgarchitect.workload import Filters
 
@@ -214,3 +216,23 @@ def print_audit(out: Console, result: AuditResult) -> None:
         out.print(f"note: {note}", soft_wrap=True)
     for error in result.errors:
         out.print(f"[red]error:[/] {error}", soft_wrap=True)
+
+
+def print_delivery(out: Console, d: Delivered) -> None:
+    """What the delivery wrote, committed, opened and sent."""
+    out.print(f"\n[bold]Delivery[/] ({d.format} migrations in {d.out_dir})")
+    for f in d.files:
+        out.print(f"  {f}", markup=False, soft_wrap=True)
+    if d.branch:
+        out.print(f"  branch {d.branch} ({(d.commit or '')[:12]}, "
+                  + ("pushed" if d.pushed else "not pushed") + ")", markup=False)
+    if d.pr_url:
+        out.print(f"  pull request {d.pr_url}", markup=False, soft_wrap=True)
+    for kind, path in d.report.items():
+        out.print(f"  weekly report ({kind}): {path}", markup=False, soft_wrap=True)
+    for channel, outcome in d.sends.items():
+        out.print(f"  {channel}: {outcome}", markup=False, soft_wrap=True)
+    for note in d.notes:
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
+    for error in d.errors:
+        out.print(f"[red]error:[/] {escape(error)}", soft_wrap=True)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from pgarchitect import audit, db
+from pgarchitect.delivery.deliver import Delivered
+from pgarchitect.delivery.deliver import run as deliver
 from pgarchitect.demo import data, traffic
+from pgarchitect.errors import DemoError
 from pgarchitect.server import embedded_server
 from pgarchitect.settings import Config
 from pgarchitect.workload import Filters, Workload, select
@@ -45,6 +50,7 @@ class DemoResult:
     workload: Workload
     filters: Filters
     audit: audit.AuditResult | None = None  # None when the audit was not asked for
+    delivery: Delivered | None = None  # migrations, branch and report, after the audit
 
 
 def _ensure_database(admin: psycopg.Connection[Any], reset: bool) -> None:
@@ -73,6 +79,7 @@ def run(
     progress: Progress | None = None,
     filters: Filters | None = None,
     run_audit: bool = True,
+    out_dir: Path | None = None,
 ) -> DemoResult:
     """Start (or reuse) the embedded server, load the demo if absent, play its traffic,
     list the slow statements and (unless ``run_audit`` is False) audit them.
@@ -109,9 +116,34 @@ def run(
         summary = traffic.run(target, rounds=rounds, progress=progress)
         source = PgStatStatementsSource(conn)
         found = select(source.read(), filters)
-    result = None
+    result = delivered = None
     if run_audit:
         # The weekly audit, on the same statements and with the same thresholds.
         request = audit.AuditRequest(workload=Request(dsn=target, filters=filters))
         result = audit.run(config, request, progress=progress)
-    return DemoResult(target, loaded, load_seconds, summary, found, filters, result)
+        # Delivered as the team would get it: Prisma migrations, a branch of their
+        # repository (here a scratch one made from the demo's schema.prisma), the report.
+        repo = scratch_repository(Path(config.data_dir) / "demo-repo")
+        delivered = deliver(config, result, target, repo=repo, out_dir=out_dir)
+    return DemoResult(target, loaded, load_seconds, summary, found, filters, result,
+                      delivered)
+
+
+def scratch_repository(path: Path) -> Path:
+    """A git repository holding the demo's prisma/schema.prisma on branch main (made once)."""
+    if (path / ".git").is_dir():
+        return path
+    schema = path / "prisma" / "schema.prisma"
+    schema.parent.mkdir(parents=True, exist_ok=True)
+    schema.write_text(data.prisma_schema())
+    (path / "README.md").write_text("The demo education platform's repository (scratch).\n")
+    identity = ["-c", "user.name=demo", "-c", "user.email=demo@localhost"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 [*identity, "commit", "-q", "-m", "The education platform's schema"]):
+        try:
+            subprocess.run(["git", *args], cwd=path, check=True, capture_output=True,
+                           timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise DemoError(f"Could not make the demo's scratch repository in {path} "
+                            f"({exc}): is git installed?") from None
+    return path
