@@ -95,14 +95,20 @@ def apply(config: Config, finding_id: str, *, dsn: str | None, yes: bool,
             return Applied(kb.get(str(finding.id)), target, fix.name, statement, existed, marked)
 
 
-def _exists(conn: psycopg.Connection[Any], fix: Fix) -> bool:
+def _valid(conn: psycopg.Connection[Any], fix: Fix) -> bool | None:
+    """Whether the index is valid; None when there is none of that name."""
     row = conn.execute(
         "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
         "c.relname = %s", [fix.index.schema, fix.name]).fetchone()
-    if row is None:
+    return None if row is None else bool(row[0])
+
+
+def _exists(conn: psycopg.Connection[Any], fix: Fix) -> bool:
+    valid = _valid(conn, fix)
+    if valid is None:
         return False
-    if not row[0]:
+    if not valid:
         raise ApplyError(f"Index {fix.name} exists but is INVALID (an earlier build failed). "
                          f"Drop it (DROP INDEX CONCURRENTLY {fix.name}) and run apply again.")
     return True
@@ -130,11 +136,7 @@ def _build(conn: psycopg.Connection[Any], fix: Fix, statement: str, timeout: str
 
 
 def _drop_invalid(conn: psycopg.Connection[Any], fix: Fix) -> bool:
-    row = conn.execute(
-        "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
-        "c.relname = %s", [fix.index.schema, fix.name]).fetchone()
-    if not (row and row[0]):
+    if _valid(conn, fix) is not False:
         return False
     conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
         sql.Identifier(fix.index.schema), sql.Identifier(fix.name)))
