@@ -113,11 +113,16 @@ def test_a_second_audit_of_the_demo_skips_what_the_first_solved(
         if any(p.action in ("pr_merge", "pr_review") for p in first.proposals.values()):
             assert delivered.branch and delivered.commit and not delivered.pushed
         second = audit.run(config, request)
-        solved = [s for s in second.to_json()["statements"] if s["action"] == "solved"]
-        assert solved
-        assert {s["known"]["finding"] for s in solved} <= set(first.remembered)
-        assert not any(s["proposals"] for s in solved)  # not advised again
-        assert all(s["known"]["citation"].startswith("Solved before: finding ")
-                   for s in solved)
+        # Measured on a shared machine, a proposal near min_gain_pct may be kept as
+        # rejected: then the second audit cites it as tried before, not as solved.
+        answered = [s for s in second.to_json()["statements"]
+                    if s["action"] in ("solved", "rejected_before")]
+        assert answered
+        assert {s["known"]["finding"] for s in answered} <= set(first.remembered)
+        assert not any(s["proposals"] for s in answered)  # not advised again
+        for s in answered:
+            head = ("Solved before: finding " if s["action"] == "solved"
+                    else "Tried before and rejected: finding ")
+            assert s["known"]["citation"].startswith(head), s["known"]["citation"]
     finally:
         server.stop()

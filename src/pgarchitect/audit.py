@@ -38,7 +38,7 @@ from psycopg.types.json import Jsonb
 
 from pgarchitect import db, store
 from pgarchitect.advisors import ADVISORS, checkers
-from pgarchitect.advisors.base import Advisor, Context, Outcome, Proposals, Subject
+from pgarchitect.advisors.base import Advisor, Context, Draft, Outcome, Proposals, Subject
 from pgarchitect.analysis import Analysis, analyze
 from pgarchitect.catalog import DatabaseCatalog
 from pgarchitect.errors import AuditBusy, PgArchitectError, first_line
@@ -54,6 +54,7 @@ from pgarchitect.knowledge.audit import (
 from pgarchitect.knowledge.audit import session as knowledge_session
 from pgarchitect.plans import NoPlan, generic_plan
 from pgarchitect.proposal import REJECTED, Factor, Measurement, Proposal
+from pgarchitect.report import short
 from pgarchitect.settings import Config
 from pgarchitect.workload import Skipped, Statement, Workload
 from pgarchitect.workload.collect import Request, collect, parse_window
@@ -352,7 +353,14 @@ def _explain(conn: psycopg.Connection[Any], catalog: DatabaseCatalog, s: Stateme
 
 
 def _rejection(p: Proposal, min_gain_pct: float) -> str | None:
-    """Why a measured proposal is not proposed (runbook step 5: only above 20% gain)."""
+    """Why a measured proposal is not proposed (runbook step 5: only above 20% gain).
+
+    A change to the schema that no statement is measured with (dropping an unused
+    index, rebuilding an invalid one) has no gain to hold against the threshold: its
+    confidence, from its evidence, decides its action alone.
+    """
+    if not p.statements:
+        return None
     gain = p.measured_gain if p.measured_gain is not None else p.estimated_gain
     label = "measured" if p.measured_gain is not None else "estimated"
     if gain is None:
@@ -462,7 +470,7 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
         open_ = [r for r in todo if r.known is None]
         # 4. proposals, every advisor in turn
         subjects = [Subject(r.statement, analyses[r.position]) for r in open_]
-        drafts = []
+        drafts: list[Draft] = []
         for advisor in ADVISORS:
             with steps.step("propose"):
                 proposed = _propose(advisor, ctx, subjects, result)
@@ -470,10 +478,21 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
                 continue
             result.notes.extend(proposed.notes)
             for r in open_:
+                # The first advisor's reason stands (the index advisor's is the most
+                # telling), unless a later advisor has something for the statement.
                 o = proposed.outcomes.get(r.statement.query)
-                if o is not None and (r.outcome is None or r.outcome.reason):
+                if o is not None and (r.outcome is None or (r.outcome.reason and not o.reason)):
                     r.outcome = o
-            drafts.extend(proposed.drafts)
+            changes = {d.key.split(":", 1)[-1] for d in drafts}
+            for d in proposed.drafts:
+                change = d.key.split(":", 1)[-1]
+                if change in changes:  # e.g. an index both for a join and a foreign key
+                    result.notes.append(f"The {advisor.name} advisor proposed a change an "
+                                        f"earlier advisor proposed too; measured once: "
+                                        f"{short(change, 100)}")
+                    continue
+                changes.add(change)
+                drafts.append(d)
         pending = {r.position: {d.key for d in drafts
                                 if any(i.query == r.statement.query for i in d.inputs)}
                    for r in open_}
@@ -530,6 +549,12 @@ def _propose(advisor: Advisor, ctx: Context, subjects: Sequence[Subject],
     """One advisor's proposals; an advisor that fails is reported, the audit goes on."""
     try:
         return advisor.propose(ctx, subjects)
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
+        # Another session's lock, or statement_timeout: the connection is fine.
+        result.errors.append(f"The {advisor.name} advisor gave up: {first_line(exc)} "
+                             "(a table was locked by another session, or a statement ran "
+                             "past statement_timeout); the other advisors went on.")
+        return None
     except psycopg.OperationalError:
         raise  # the connection is gone: the run stops here and the next one resumes it
     except (psycopg.Error, ValueError) as exc:

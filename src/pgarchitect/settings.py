@@ -280,6 +280,12 @@ SETTINGS: tuple[Setting, ...] = (
         low=0.0, high=1.0,
     ),
     Setting(
+        "hygiene_exclusions",
+        None,
+        "Hygiene findings silenced for good, comma-separated ids as the audit shows them "
+        "(rule:schema.name, e.g. unused:public.orders_status_idx).",
+    ),
+    Setting(
         "delivery_out",
         "pgarchitect-out",
         "Delivery: folder (relative to the working directory) where `audit --deliver` "

@@ -8,11 +8,17 @@ folder beside ``index/`` with a class that follows
 from __future__ import annotations
 
 from pgarchitect.advisors.base import Advisor, checkers
+from pgarchitect.advisors.hygiene import HygieneAdvisor
 from pgarchitect.advisors.index import IndexAdvisor
+from pgarchitect.advisors.rewrite import RewriteAdvisor
+from pgarchitect.advisors.settings import SettingsAdvisor
 
 __all__ = ["ADVISORS", "Advisor", "checkers"]
 
 ADVISORS: tuple[Advisor, ...] = (
     IndexAdvisor(),
+    RewriteAdvisor(),
+    SettingsAdvisor(),
+    HygieneAdvisor(),
 )
 

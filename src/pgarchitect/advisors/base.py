@@ -43,6 +43,8 @@ REASONS = (
     "timeout",           # planning or building ran past statement_timeout
     "no_privilege",      # the role may not do what is needed (building an index: ownership)
     "too_large",         # its table is above sandbox_max_table_mb: nothing was built
+    "not_equivalent",    # a rewrite would not return the same rows (a NULL, a time zone,
+                         # or seen on the data)
 )
 
 # SQLSTATEs that say the answer was not found, rather than that there is none.
