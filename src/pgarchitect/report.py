@@ -117,12 +117,14 @@ def print_proposal(out: Console, number: int, p: Proposal) -> None:
     """One proposal: its change and rollback, gains, measurements, reasoning, factors."""
     out.print(f"[bold]{number}. {p.title}[/]  confidence [bold]{p.confidence:.0f}%[/] "
               f"→ {describe_action(p.action)}", soft_wrap=True)
-    out.print(f"   {p.forward};", markup=False, soft_wrap=True)
-    out.print(f"   rollback: {p.rollback};", markup=False, soft_wrap=True)
+    out.print(f"   {_ended(p.forward)}", markup=False, soft_wrap=True)
+    out.print(f"   rollback: {_ended(p.rollback)}", markup=False, soft_wrap=True)
     size = getattr(p.detail, "size_bytes", None)
     meas = "not measured" if p.measured_gain is None else f"{p.measured_gain:.0%}"
-    out.print(("" if size is None else f"   size {size / 1e6:,.1f} MB · ")
-              + f"estimated gain {pct(p.estimated_gain)} · measured gain {meas}", soft_wrap=True)
+    est = ("no planner estimate" if p.estimated_gain is None
+           else f"estimated gain {p.estimated_gain:.0%}")
+    out.print("   " + ("" if size is None else f"size {size / 1e6:,.1f} MB · ")
+              + f"{est} · measured gain {meas}", soft_wrap=True)
     for m in p.statements:
         if m.measured:
             out.print(f"     {m.median_before:,.2f} ms → {m.median_after:,.2f} ms  "
@@ -134,6 +136,16 @@ def print_proposal(out: Console, number: int, p: Proposal) -> None:
         out.print(f"   [yellow]rejected:[/] {p.rejected}", soft_wrap=True)
     for flag in p.flags:
         out.print(f"   [yellow]flag:[/] {flag}", soft_wrap=True)
+
+
+def _ended(text: str) -> str:
+    """A statement with its semicolon; prose (or a statement that has one) as it is.
+
+    >>> _ended("DROP INDEX i"), _ended("SET LOCAL work_mem = '8MB';  -- x"), _ended("Undo.")
+    ('DROP INDEX i;', "SET LOCAL work_mem = '8MB';  -- x", 'Undo.')
+    """
+    stripped = text.rstrip()
+    return text if stripped.endswith((";", ".")) or "--" in stripped else stripped + ";"
 
 
 def print_known(out: Console, known: Sequence[Known]) -> None:
