@@ -114,11 +114,13 @@ def _deliver(config: Config, result: AuditResult, kb: Session | None,
     proposals = [p for p in result.proposals.values() if not p.rejected]
     rendered = migrations.render(proposals, fmt, when=now, repo=repo)
     done.notes.extend(f"not a migration: {title} ({why})" for title, why in rendered.skipped)
-    for f in rendered.files:
-        done.files.append(_write(done.out_dir / Path(f.path), f.text))
+    done.files.extend(rendered.write(done.out_dir))
     schema = _prisma_schema(repo, proposals, done) if fmt == "prisma" else None
     if schema is not None:
-        done.files.append(_write(done.out_dir / "prisma" / "schema.prisma", schema))
+        path = done.out_dir / "prisma" / "schema.prisma"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        report.write_atomically(path, schema)
+        done.files.append(path)
     for_pr = _for_pr(proposals, result, kb, done)
     if repo is not None and for_pr:
         _branch(repo, for_pr, fmt, now, schema, done)
@@ -135,14 +137,6 @@ def _deliver(config: Config, result: AuditResult, kb: Session | None,
     _weekly(config, result, kb, done, now)
     _record(store_conn, result, done)
     return done
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
 
 
 def _github(config: Config, done: Delivered) -> github.GitHub | None:

@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 
 from pgarchitect.advisors.index.advise import IndexDetail
 from pgarchitect.catalog.index import IndexDef
+from pgarchitect.delivery.report import write_atomically
 from pgarchitect.errors import ConfigError, PgArchitectError
 from pgarchitect.proposal import REJECTED, Proposal, describe_action
 from pgarchitect.report import short
@@ -97,7 +98,7 @@ class Rendered:
         for f in self.files:
             path = root.joinpath(*f.path.parts)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f.text, encoding="utf-8", newline="\n")
+            write_atomically(path, f.text)
             written.append(path)
         return written
 

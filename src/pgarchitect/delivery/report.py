@@ -484,12 +484,13 @@ def write(r: WeeklyReport, directory: Path) -> dict[str, Path]:
     paths = {}
     for ext, text in texts.items():
         path = directory / f"weekly-{r.week_start.isoformat()}.{ext}"
-        _write_atomically(path, text)
+        write_atomically(path, text)
         paths[ext] = path
     return paths
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
