@@ -28,6 +28,7 @@ from pgarchitect.plans import (
     generic_plan,
     parameter_types,
     parse_plan,
+    sample_parameter_sets,
     sample_parameters,
 )
 from pgarchitect.settings import load_config
@@ -716,3 +717,48 @@ def test_a_statement_that_advances_a_sequence_is_a_write(conn: db.Connection) ->
     after = conn.execute("SELECT last_value, is_called FROM pgarchitect_test_seq").fetchone()
     assert after == before
     assert plan_of(generic_plan(conn, "SELECT nextval('pgarchitect_test_seq')"))  # plans: fine
+
+
+def test_a_long_tail_is_measured_beyond_its_heaviest_value(conn: db.Connection) -> None:
+    """A few heavy users hold a fifth of the rows, most users a handful: the first set
+    takes the heaviest, the others users of the tail, as most calls are for them."""
+    conn.execute("""
+        CREATE TABLE attempts (user_id int NOT NULL, score int NOT NULL);
+        INSERT INTO attempts SELECT (i % 5) + 1, i FROM generate_series(1, 20000) i;
+        INSERT INTO attempts SELECT 100 + i % 8000, i FROM generate_series(1, 80000) i;
+        ANALYZE attempts;
+    """)
+    query = "SELECT count(*) FROM attempts WHERE user_id = $1"
+    params = [Param(1, ColumnRef("public", "attempts", "user_id"), "eq", "integer")]
+    sets = sample_parameter_sets(conn, query, params, count=3)
+    assert isinstance(sets, list)
+    assert [s.origins for s in sets] == [("mcv",), ("histogram",), ("histogram",)]
+    heaviest, *tail = (int(s.values[0] or 0) for s in sets)
+    assert 1 <= heaviest <= 5 and all(v >= 100 for v in tail)
+
+
+def test_values_that_hold_most_rows_are_measured_in_turn(conn: db.Connection) -> None:
+    conn.execute("""
+        CREATE TABLE tickets (status text NOT NULL);
+        INSERT INTO tickets SELECT (ARRAY['open', 'closed', 'closed', 'pending'])[i % 4 + 1]
+          FROM generate_series(1, 20000) i;
+        ANALYZE tickets;
+    """)
+    params = [Param(1, ColumnRef("public", "tickets", "status"), "eq", "text")]
+    sets = sample_parameter_sets(conn, "SELECT count(*) FROM tickets WHERE status = $1",
+                                 params, count=3)
+    assert isinstance(sets, list)
+    assert [s.values[0] for s in sets] == ["closed", "open", "pending"]
+    assert {s.origins for s in sets} == {("mcv",)}
+
+
+def test_a_span_of_make_interval_gets_one_an_application_would_ask_for(
+        conn: db.Connection) -> None:
+    """pg_stat_statements keeps ``make_interval(days => $1)``, not the 7 the application
+    passed: 0 days would select nothing and measure nothing."""
+    query = ("SELECT date_trunc($2, created_at), count(*) FROM orders "
+             "WHERE created_at > now() - make_interval(days => $1) "
+             "AND created_at < now() - make_interval(0, 0, 0, 0, $3) GROUP BY 1")
+    sample = sample_parameters(conn, query)
+    assert isinstance(sample, ParameterSet)
+    assert sample.values == ("7", "day", "24")

@@ -43,53 +43,74 @@ class Trial(Protocol):
     def refusal(self, conn: psycopg.Connection[Any]) -> str | None:
         """Why it must not be tried here (a table too large to build on), or None."""
 
+    def setup(self, conn: psycopg.Connection[Any]) -> None:
+        """Prepare, inside the open transaction, before the runs before the change (a
+        copy of a sample of the table both sides run on)."""
+
+    def baseline(self, query: str) -> str:
+        """The statement to run before the change (the statement itself, or the same on
+        the sample ``setup`` made)."""
+
     def apply(self, conn: psycopg.Connection[Any]) -> None:
         """Make the change, inside the open transaction, after the runs before."""
 
     def statement(self, query: str) -> str:
         """The statement to run after the change (a rewrite replaces it)."""
 
+    def bind(self, conn: psycopg.Connection[Any], query: str,
+             values: Sequence[str | None]) -> Sequence[str | None] | NoPlan:
+        """The values the statement after the change runs with, given the original's (a
+        keyset page takes the cursor where the offset page starts)."""
+
     def used(self, plan: Plan) -> bool:
         """Whether a plan after the change shows it (the index scanned, ...)."""
 
 
-@dataclass(frozen=True)
-class SettingTrial:
-    """Settings changed for the transaction only (``SET LOCAL``)."""
-
-    settings: Mapping[str, str]
+class BaseTrial:
+    """What most trials share: nothing to prepare, the same statement and values."""
 
     def refusal(self, conn: psycopg.Connection[Any]) -> str | None:
         return None
+
+    def setup(self, conn: psycopg.Connection[Any]) -> None:
+        return None
+
+    def baseline(self, query: str) -> str:
+        return query
+
+    def apply(self, conn: psycopg.Connection[Any]) -> None:
+        return None
+
+    def statement(self, query: str) -> str:
+        return query
+
+    def bind(self, conn: psycopg.Connection[Any], query: str,
+             values: Sequence[str | None]) -> Sequence[str | None] | NoPlan:
+        return values
+
+    def used(self, plan: Plan) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class SettingTrial(BaseTrial):
+    """Settings changed for the transaction only (``SET LOCAL``)."""
+
+    settings: Mapping[str, str]
 
     def apply(self, conn: psycopg.Connection[Any]) -> None:
         for name, value in self.settings.items():
             conn.execute("SELECT set_config(%s, %s, true)", [name, value])
 
-    def statement(self, query: str) -> str:
-        return query
-
-    def used(self, plan: Plan) -> bool:
-        return True  # a setting applies to every plan
-
 
 @dataclass(frozen=True)
-class RewriteTrial:
+class RewriteTrial(BaseTrial):
     """The statement replaced by a rewrite that takes the same parameters."""
 
     rewritten: Mapping[str, str]  # original statement -> its rewrite
 
-    def refusal(self, conn: psycopg.Connection[Any]) -> str | None:
-        return None
-
-    def apply(self, conn: psycopg.Connection[Any]) -> None:
-        return None
-
     def statement(self, query: str) -> str:
         return self.rewritten.get(query, query)
-
-    def used(self, plan: Plan) -> bool:
-        return True
 
 
 def _runs(conn: psycopg.Connection[Any], query: str, values: Sequence[str | None],
@@ -160,12 +181,14 @@ def measure(
     after: dict[str, Runs | NoPlan] = {}
     try:
         with conn.transaction(force_rollback=True):
+            trial.setup(conn)
             for s, chosen in inputs:
-                before[s.query] = _run_sets(conn, s.query, chosen, runs, allow_writes)
+                before[s.query] = _run_sets(conn, trial.baseline(s.query), chosen, runs,
+                                            allow_writes)
             trial.apply(conn)
             for s, chosen in inputs:
                 after[s.query] = _run_sets(conn, trial.statement(s.query), chosen, runs,
-                                           allow_writes)
+                                           allow_writes, (trial, s.query))
     except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as exc:
         reason = ("Not measured: could not make the change in time "
                   f"({type(exc).__name__}: lock_timeout or statement_timeout)")
@@ -201,10 +224,17 @@ def measure(
 
 
 def _run_sets(conn: psycopg.Connection[Any], query: str, chosen: Sequence[ParameterSet],
-              runs: int, allow_writes: bool) -> Runs | NoPlan:
+              runs: int, allow_writes: bool,
+              binding: tuple[Trial, str] | None = None) -> Runs | NoPlan:
+    """Every parameter set's runs; after the change (``binding``: the trial and the
+    original statement), with the values the trial binds for the original's."""
     out: Runs = []
     for values in chosen:
-        plans = _runs(conn, query, values.values, runs, allow_writes)
+        bound = (values.values if binding is None
+                 else binding[0].bind(conn, binding[1], values.values))
+        if isinstance(bound, NoPlan):
+            return bound
+        plans = _runs(conn, query, bound, runs, allow_writes)
         if isinstance(plans, NoPlan):
             return plans
         out.append(plans)

@@ -393,7 +393,13 @@ def _param_number(expr: Any) -> int | None:
 # What a parameter's place in the statement says about its value: the lower or
 # upper bound of a range, LIMIT or OFFSET, the field of date_trunc('day', ts) or
 # EXTRACT(hour FROM ts), a time zone (ts AT TIME ZONE 'UTC').
-PARAMETER_USES = ("lower", "upper", "limit", "offset", "unit", "field", "zone")
+PARAMETER_USES = ("lower", "upper", "limit", "offset", "unit", "field", "zone", "years",
+                  "months", "weeks", "days", "hours", "mins", "secs")
+
+# make_interval(days => $1): pg_stat_statements keeps the parameter, not the constant
+# the application passed; a span the application would ask for stands in (0 days
+# would select nothing and measure nothing).
+_MAKE_INTERVAL = ("years", "months", "weeks", "days", "hours", "mins", "secs")
 
 # Functions whose first argument names a unit or a field: pg_stat_statements turns
 # date_trunc('day', ts) into date_trunc($1, ts), and no default of text is a unit.
@@ -411,6 +417,13 @@ def _function_uses(call: Mapping[str, Any]) -> Iterator[tuple[int, str]]:
         yield n, "zone"
     if name == "timezone" and len(args) == 2 and (n := _param_number(args[0])):
         yield n, "zone"
+    if name == "make_interval":
+        for position, arg in enumerate(args):
+            named = arg.get("NamedArgExpr") if isinstance(arg, dict) else None
+            field = named.get("name") if named else (
+                _MAKE_INTERVAL[position] if position < len(_MAKE_INTERVAL) else None)
+            if field in _MAKE_INTERVAL and (n := _param_number(named["arg"] if named else arg)):
+                yield n, field
 
 
 def _uses(tree: Any) -> dict[int, str]:
@@ -713,7 +726,8 @@ class ParameterSet:
 
 
 COLUMN_STATS_SQL = """
-SELECT most_common_vals::text::text[], histogram_bounds::text::text[]
+SELECT most_common_vals::text::text[], histogram_bounds::text::text[],
+       (SELECT sum(f) FROM unnest(most_common_freqs) f)
 FROM pg_stats
 WHERE schemaname = %s AND tablename = %s AND attname = %s
 ORDER BY inherited
@@ -745,6 +759,8 @@ ONE_SIDED_POSITION = 0.9
 # Histogram points for an equality's further parameter sets: the middle, then a low
 # and a high value, so that three sets see three parts of the distribution.
 VARIANT_POSITIONS = (0.5, 0.2, 0.8)
+# Most common values holding less than this share of the rows leave a long tail.
+LONG_TAIL = 0.5
 # A two-sided range (BETWEEN, or > and <) on one column: a tenth around the median.
 TWO_SIDED_POSITIONS = {"lower": 0.45, "upper": 0.55}
 # LIMIT $n: pg_stat_statements hides the number; 0 would measure nothing.
@@ -755,7 +771,9 @@ DEFAULT_LIMIT = "10"
 DEFAULT_INTERVAL = "7 days"
 # date_trunc($1, ts): the unit reports group by most; EXTRACT($1 FROM x) and
 # date_part: epoch, the one field every date, time, timestamp and interval has.
-DEFAULT_BY_USE = {"limit": DEFAULT_LIMIT, "unit": "day", "field": "epoch", "zone": "UTC"}
+DEFAULT_BY_USE = {"limit": DEFAULT_LIMIT, "unit": "day", "field": "epoch", "zone": "UTC",
+                  "years": "1", "months": "1", "weeks": "1", "days": "7", "hours": "24",
+                  "mins": "60", "secs": "60"}
 
 _DEFAULT_BY_CATEGORY = {"N": "0", "S": "", "B": "false", "D": "now", "T": DEFAULT_INTERVAL,
                         "A": "{}", "I": "0.0.0.0", "V": "0"}
@@ -767,6 +785,7 @@ _DEFAULT_BY_NAME = {"uuid": "00000000-0000-0000-0000-000000000000", "json": "{}"
 class _Stats:
     mcv: tuple[str, ...]
     histogram: tuple[str, ...]
+    mcv_share: float = 0.0  # the share of the rows the most common values hold
 
 
 def _column_stats(conn: psycopg.Connection[Any], col: ColumnRef) -> _Stats | None:
@@ -777,8 +796,8 @@ def _column_stats(conn: psycopg.Connection[Any], col: ColumnRef) -> _Stats | Non
         return None
     if not rows:
         return None
-    mcv, hist = rows[0]
-    return _Stats(tuple(mcv or ()), tuple(hist or ()))
+    mcv, hist, share = rows[0]
+    return _Stats(tuple(mcv or ()), tuple(hist or ()), float(share or 0.0))
 
 
 def _column_type(conn: psycopg.Connection[Any], col: ColumnRef) -> tuple[str, str] | None:
@@ -859,13 +878,16 @@ def _from_stats(stats: _Stats, role: str | None, side: str | None, position: flo
                 nth: int, variant: int = 0) -> tuple[str, str] | None:
     """A value from pg_stats for a parameter with this role, or None.
 
-    ``variant`` picks another value of the same kind for another parameter set: the
-    next most common value, or another point of the histogram (a range keeps its
-    bound, so that each set is as selective as the first).
+    ``variant`` picks another value for another parameter set: the next most common
+    value, or another point of the histogram (a range keeps its bound, so that each
+    set is as selective as the first). A column whose most common values hold less
+    than half of its rows has a long tail (a few heavy users, most with a handful of
+    rows): the first set takes its most common value, the heaviest case, and the
+    others values of the tail, as most calls are for one of those.
     """
     if (role == "range" or side in ("lower", "upper")) and stats.histogram:
         return _at(stats.histogram, position), "histogram"
-    if stats.mcv:
+    if stats.mcv and (variant == 0 or stats.mcv_share >= LONG_TAIL or not stats.histogram):
         return stats.mcv[(nth + variant) % len(stats.mcv)], "mcv"
     if stats.histogram:
         return _at(stats.histogram, VARIANT_POSITIONS[variant % len(VARIANT_POSITIONS)]), \

@@ -285,6 +285,37 @@ SETTINGS: tuple[Setting, ...] = (
         "Hygiene findings silenced for good, comma-separated ids as the audit shows them "
         "(rule:schema.name, e.g. unused:public.orders_status_idx).",
     ),
+    # -- partition advisor settings (keep this line; add below it) --
+    # -- cache advisor settings (keep this line; add below it) --
+    # -- settings advisor settings (keep this line; add below it) --
+    # -- hygiene advisor settings (keep this line; add below it) --
+    # -- rewrite advisor settings (keep this line; add below it) --
+    Setting(
+        "rewrite_keyset_min_rows",
+        100000,
+        "Rewrite advisor: a page read with ORDER BY ... OFFSET on a table with more rows "
+        "than this (the planner's estimate) is measured against keyset pagination. "
+        "At least 0.",
+        kind=int,
+        low=0,
+    ),
+    Setting(
+        "rewrite_count_min_rows",
+        1000000,
+        "Rewrite advisor: a count(*) of a whole table with more rows than this (the "
+        "planner's estimate) is measured against the catalog's estimate. At least 0.",
+        kind=int,
+        low=0,
+    ),
+    Setting(
+        "rewrite_count_tolerance_pct",
+        5.0,
+        "Rewrite advisor: how far (percent of the exact count) the catalog's row estimate "
+        "may be from count(*) on the real data for the estimate to be proposed. "
+        "From 0 to 100.",
+        kind=float,
+        low=0.0, high=100.0,
+    ),
     Setting(
         "delivery_out",
         "pgarchitect-out",

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
 
 from pgarchitect.advisors.base import Context, Draft, Proposals, Subject
 from pgarchitect.advisors.hygiene.model import Finding, HygieneDetail, Limits, size
@@ -24,7 +21,7 @@ from pgarchitect.advisors.hygiene.rules import duplicate, fk_missing, invalid, u
 from pgarchitect.advisors.hygiene.snapshot import read_snapshot
 from pgarchitect.confidence import interpolate, score
 from pgarchitect.knowledge.replay import Check, Pair
-from pgarchitect.plans import Plan
+from pgarchitect.measure import BaseTrial
 from pgarchitect.proposal import Factor, Measurement, Proposal
 
 # A drop is undone only by building the index again: it always gets a person's review.
@@ -42,20 +39,8 @@ REBUILD = 0.9  # a rebuild reads the whole table again
 ORDER = ("invalid", "duplicate", "unused", "fk_missing")
 
 
-class NoChange:
+class NoChange(BaseTrial):
     """The trial of a finding that no statement can measure: it changes nothing."""
-
-    def refusal(self, conn: psycopg.Connection[Any]) -> str | None:
-        return None
-
-    def apply(self, conn: psycopg.Connection[Any]) -> None:
-        return None
-
-    def statement(self, query: str) -> str:
-        return query
-
-    def used(self, plan: Plan) -> bool:
-        return True
 
 
 @dataclass

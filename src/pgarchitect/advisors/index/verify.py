@@ -19,6 +19,7 @@ import psycopg
 from pgarchitect.advisors.index.selection import Choice
 from pgarchitect.catalog.index import IndexDef
 from pgarchitect.confidence import interpolate, measured_factors, score
+from pgarchitect.measure import BaseTrial
 from pgarchitect.plans import Plan
 from pgarchitect.proposal import Factor, Measurement
 
@@ -54,7 +55,7 @@ def not_owner(table: str, owner: str | None = None) -> str:
 
 
 @dataclass
-class IndexTrial:
+class IndexTrial(BaseTrial):
     """An index built (not concurrently) inside the measurement's transaction."""
 
     index: IndexDef
@@ -82,9 +83,6 @@ class IndexTrial:
         qualified = psycopg.sql.Identifier(index.schema, index.name).as_string(conn)
         self.names = {index.name, f"{index.schema}.{index.name}"} | {
             str(r[0]) for r in conn.execute(INDEX_NAMES_SQL, [qualified]).fetchall()}
-
-    def statement(self, query: str) -> str:
-        return query
 
     def used(self, plan: Plan) -> bool:
         return bool(self.names & set(plan.indexes_used()))
