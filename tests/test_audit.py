@@ -95,6 +95,14 @@ def test_the_audit_runs_the_seven_steps(pg_db: TestDatabase, monkeypatch: pytest
         assert p["action"] in (*ACTION_NAMES, REJECTED)
         measured = [m for m in p["statements"] if m["median_after_ms"] is not None]
         assert measured and all(m["cost_before"] > m["cost_after"] for m in measured), p
+    # each statement's speed-up is its best proposal's, median before over after
+    helped = [s for s in doc["statements"] if s["speedup"] is not None]
+    assert helped, doc["statements"]
+    for s in helped:
+        ratios = [m["median_before_ms"] / m["median_after_ms"] for p in doc["proposals"]
+                  if p["key"] in s["proposals"] and p["action"] != REJECTED
+                  for m in p["statements"] if m["query"] == s["query"] and m["median_after_ms"]]
+        assert s["speedup"] == max(ratios) > 1, s
     # the run is recorded, finished, with its counts and settings
     with pg_db.connect() as conn:
         row = conn.execute("SELECT status, counts, settings, result IS NOT NULL "

@@ -23,7 +23,8 @@ EXPECTED_INDEXES = {
     ("BehaviorLog", "BehaviorLog_pkey"), ("BehaviorLog", "BehaviorLog_timestamp_idx"),
     ("BehaviorLog", "BehaviorLog_userId_idx"), ("Course", "Course_pkey"),
     ("Enrollment", "Enrollment_pkey"), ("Lesson", "Lesson_pkey"),
-    ("QuizAttempt", "QuizAttempt_pkey"), ("User", "User_email_key"), ("User", "User_pkey"),
+    ("QuizAttempt", "QuizAttempt_pkey"), ("User", "User_email_key"), ("User", "User_email_idx"),
+    ("User", "User_pkey"),
 }
 INDEXES = """
 SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public'"""
@@ -148,7 +149,7 @@ def test_scale_rejects_impossible_sizes() -> None:
 def test_schema_files_ship_and_agree() -> None:
     schema, prisma = data.schema_sql(), data.prisma_schema()
     create, after = data.schema_statements()
-    assert len(create) == len(TABLES) and len(after) == 3 + 7
+    assert len(create) == len(TABLES) and len(after) == 4 + 7
     for table, columns in data.COLUMNS.items():
         assert f'CREATE TABLE "{table}"' in schema
         model = re.search(rf"model {table} {{(.*?)\n}}", prisma, re.S)

@@ -117,6 +117,17 @@ class StatementResult:
         best = max(proposed, key=lambda p: p.confidence, default=None)
         return best.action if best else REJECTED if helping else "none"
 
+    def speedup(self, proposals: dict[str, Proposal]) -> float | None:
+        """How many times faster the best proposal that helps it made it, measured
+        (median before over median after); None when none was measured on it."""
+        found = []
+        for p in (proposals[k] for k in self.proposals if k in proposals):
+            for m in p.statements if not p.rejected else ():
+                before, after = m.median_before, m.median_after
+                if m.query == self.statement.query and before and after:
+                    found.append(before / after)
+        return max(found, default=None)
+
     def to_json(self, proposals: dict[str, Proposal]) -> dict[str, Any]:
         action = self.action(proposals)
         with_reason = action in ("none", REJECTED)
@@ -127,7 +138,7 @@ class StatementResult:
             "mean_ms": self.statement.mean_ms, "hit_ratio": self.statement.hit_ratio,
             "explanation": self.explanation,
             "known": self.known, "kb": self.kb, "proposals": list(self.proposals),
-            "action": action,
+            "action": action, "speedup": self.speedup(proposals),
             "cost_before": o.cost_before if o else None,
             "cost_after": o.cost_after if o else None,
             "reason": o.reason if o and with_reason else None,

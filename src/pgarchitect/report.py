@@ -215,6 +215,13 @@ def print_audit(out: Console, result: AuditResult) -> None:
         table.add_row(str(s["position"] + 1), f"{s['calls']:,}", f"{s['mean_ms']:,.1f}",
                       s["action"], f"{e.get('intent', '')} · {todo}", short(s["query"], 90))
     out.print(table)
+    faster = sorted(((s["speedup"], s["position"] + 1) for s in doc["statements"]
+                     if s["speedup"]), reverse=True)
+    if faster:
+        tenfold = sum(1 for x, _ in faster if x >= 10)
+        out.print(f"Measured speed-up of the proposed changes (median before / after): "
+                  f"{tenfold} of {len(doc['statements'])} statements 10x faster or more; "
+                  + ", ".join(f"#{n} {x:,.1f}x" for x, n in faster), soft_wrap=True)
     for key, p in result.proposals.items():
         out.print()
         print_proposal(out, numbers[key], p)

@@ -1,7 +1,9 @@
 -- The demo education platform, as `prisma migrate dev` generated it from schema.prisma.
 --
--- Deliberately as a hurried team ships it: primary keys, the unique e-mail and
--- two single-column indexes on "BehaviorLog" are the only indexes. Missing on
+-- Deliberately as a hurried team ships it: primary keys, the unique e-mail (and,
+-- from an `@@index([email])` added "for the login query", a second index on the
+-- same column that only costs writes) and two single-column indexes on
+-- "BehaviorLog" are the only indexes. Missing on
 -- purpose, for pgarchitect to find: "BehaviorLog"("userId", "timestamp" DESC),
 -- the foreign keys of "Course", "Lesson", "Enrollment" and "QuizAttempt",
 -- lower(email), and a trigram index for "Course".title ILIKE '%...%'.
@@ -82,6 +84,9 @@ CREATE TABLE "BehaviorLog" (
 
 -- CreateIndex
 CREATE UNIQUE INDEX "User_email_key" ON "User"("email");
+
+-- CreateIndex
+CREATE INDEX "User_email_idx" ON "User"("email");
 
 -- CreateIndex
 CREATE INDEX "BehaviorLog_userId_idx" ON "BehaviorLog"("userId");
