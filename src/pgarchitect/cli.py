@@ -599,6 +599,54 @@ def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
         sys.exit(1)
 
 
+@cli.group()
+def hygiene() -> None:
+    """Hygiene findings silenced for good, kept in the knowledge base's database."""
+
+
+@hygiene.command("exclude")
+@click.argument("finding_id")
+@click.option("--reason", help="Why, in a few words (kept with it).")
+@click.option("--dsn", help="Target database (default: the database_url setting).")
+@click.pass_context
+def hygiene_exclude(ctx: click.Context, finding_id: str, reason: str | None,
+                    dsn: str | None) -> None:
+    """Silence the hygiene finding FINDING_ID (rule:schema.name) for good."""
+    from pgarchitect.advisors.hygiene import exclusions
+
+    e = exclusions.exclude(_config(ctx), finding_id, reason, dsn)
+    out.print(f"Excluded {e.finding_id} (by {e.by}); `pgarchitect hygiene include "
+              f"{e.finding_id}` hears it again.", markup=False, soft_wrap=True)
+
+
+@hygiene.command("excluded")
+@click.option("--dsn", help="Target database (default: the database_url setting).")
+@click.pass_context
+def hygiene_excluded(ctx: click.Context, dsn: str | None) -> None:
+    """The hygiene findings silenced for the target database."""
+    from pgarchitect.advisors.hygiene import exclusions
+
+    database, found = exclusions.excluded(_config(ctx), dsn)
+    table = Table("id", "excluded", "by", "reason", title=f"Excluded in {database} "
+                  f"({len(found)})")
+    for e in found:
+        table.add_row(escape(e.finding_id), e.at.strftime("%Y-%m-%d %H:%M"), escape(e.by),
+                      escape(e.reason or ""))
+    out.print(table)
+
+
+@hygiene.command("include")
+@click.argument("finding_id")
+@click.option("--dsn", help="Target database (default: the database_url setting).")
+@click.pass_context
+def hygiene_include(ctx: click.Context, finding_id: str, dsn: str | None) -> None:
+    """Hear the hygiene finding FINDING_ID again."""
+    from pgarchitect.advisors.hygiene import exclusions
+
+    e = exclusions.include(_config(ctx), finding_id, dsn)
+    out.print(f"Included {e.finding_id} again.", markup=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: turn pgarchitect's errors into one red line and an exit code."""
     try:

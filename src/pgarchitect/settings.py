@@ -289,6 +289,68 @@ SETTINGS: tuple[Setting, ...] = (
     # -- cache advisor settings (keep this line; add below it) --
     # -- settings advisor settings (keep this line; add below it) --
     # -- hygiene advisor settings (keep this line; add below it) --
+    Setting(
+        "hygiene_bloat_share",
+        0.3,
+        "Hygiene: a table or b-tree index is bloated when free space is at least this "
+        "share of it (and hygiene_bloat_min_mb). From 0 to 1.",
+        kind=float,
+        low=0.0, high=1.0,
+    ),
+    Setting(
+        "hygiene_bloat_min_mb",
+        10,
+        "Hygiene: least free space (MB) of a bloated table or index. At least 0.",
+        kind=int,
+        low=0,
+    ),
+    Setting(
+        "hygiene_dead_ratio",
+        0.2,
+        "Hygiene: dead tuples' share of a table's tuples above which it is not vacuumed "
+        "often enough. From 0 to 1.",
+        kind=float,
+        low=0.0, high=1.0,
+    ),
+    Setting(
+        "hygiene_vacuum_min_mb",
+        10,
+        "Hygiene: smallest table (MB) the vacuum rule looks at. At least 0.",
+        kind=int,
+        low=0,
+    ),
+    Setting(
+        "hygiene_vacuum_max_days",
+        7.0,
+        "Hygiene: days without a vacuum after which a table with writes is flagged. "
+        "At least 0.",
+        kind=float,
+        low=0.0,
+    ),
+    Setting(
+        "hygiene_hot_min_updates",
+        10000,
+        "Hygiene: updates of a table since the reset before its HOT share is judged. "
+        "At least 1.",
+        kind=int,
+        low=1,
+    ),
+    Setting(
+        "hygiene_hot_max_share",
+        0.5,
+        "Hygiene: HOT updates' share below which the indexes on updated columns are "
+        "looked at. From 0 to 1.",
+        kind=float,
+        low=0.0, high=1.0,
+    ),
+    Setting(
+        "hygiene_wraparound_max_age",
+        500000000,
+        "Hygiene: age(relfrozenxid) from which a table gets a VACUUM (FREEZE) (critical "
+        "from 1.5 billion). From 1 to 2147483647.",
+        kind=int,
+        low=1, high=2147483647,
+    ),
     # -- rewrite advisor settings (keep this line; add below it) --
     Setting(
         "rewrite_keyset_min_rows",

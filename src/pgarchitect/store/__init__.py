@@ -2,7 +2,8 @@
 
 Each feature keeps its tables in a module of its own: ``snapshots`` (workload
 windows), ``knowledge`` (the knowledge base), ``audits`` (audit runs),
-``delivery`` (pull requests and deliveries).
+``delivery`` (pull requests and deliveries), ``exclusions`` (hygiene findings
+silenced by id).
 
 Migrations are an ordered tuple; each runs once, in a transaction, recorded in
 ``pgarchitect.schema_version``. An advisory lock keeps two pgarchitect processes
@@ -18,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect.errors import CapabilityMissing
-from pgarchitect.store import audits, delivery, knowledge, snapshots
+from pgarchitect.store import audits, delivery, exclusions, knowledge, snapshots
 
 SCHEMA = "pgarchitect"
 # pg_advisory_xact_lock key: "pgarchitect" as a number, to stay clear of the app's locks.
@@ -34,6 +35,7 @@ MIGRATIONS: tuple[tuple[int, str, Body], ...] = (
     (2, knowledge.DESCRIPTION, knowledge.create),
     (3, audits.DESCRIPTION, audits.DDL),
     (4, delivery.DESCRIPTION, delivery.DDL),
+    (5, exclusions.DESCRIPTION, exclusions.DDL),
 )
 
 

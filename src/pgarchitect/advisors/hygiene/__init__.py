@@ -1,4 +1,5 @@
-"""The hygiene advisor: unused, duplicate and invalid indexes, foreign keys without one."""
+"""The hygiene advisor: unused, duplicate and invalid indexes, foreign keys without one,
+bloat, indexes that stop HOT updates, vacuum that lags, transaction-ID wraparound."""
 
 from __future__ import annotations
 

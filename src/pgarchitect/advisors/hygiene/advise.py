@@ -1,4 +1,5 @@
-"""The hygiene advisor: indexes that cost without serving, and foreign keys without one.
+"""The hygiene advisor: indexes that cost without serving, foreign keys without one,
+bloat, updates that are not HOT, vacuum that lags, and transaction-ID wraparound.
 
 Its findings are about the schema, not about a statement: a drop or a rebuild cannot
 be measured on the workload's statements, so its :class:`Draft` has a trial that
@@ -16,8 +17,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pgarchitect.advisors.base import Context, Draft, Proposals, Subject
+from pgarchitect.advisors.hygiene import exclusions
 from pgarchitect.advisors.hygiene.model import Finding, HygieneDetail, Limits, size
-from pgarchitect.advisors.hygiene.rules import duplicate, fk_missing, invalid, unused
+from pgarchitect.advisors.hygiene.rules import (
+    bloat,
+    duplicate,
+    fk_missing,
+    hot_updates,
+    invalid,
+    unused,
+    vacuum,
+    wraparound,
+)
 from pgarchitect.advisors.hygiene.snapshot import read_snapshot
 from pgarchitect.confidence import interpolate, score
 from pgarchitect.knowledge.replay import Check, Pair
@@ -36,7 +47,9 @@ SCANNED = 0.9  # a used duplicate: its scans move to the other one
 UNCHECKED = 0.8  # an invalid unique index whose values could not be checked
 REBUILD = 0.9  # a rebuild reads the whole table again
 # Rules in order of precedence: an index gets one finding, the first rule's.
-ORDER = ("invalid", "duplicate", "unused", "fk_missing")
+ORDER = exclusions.RULES
+# Rules about a table as a whole: each may have its own finding on the same table.
+TABLE_RULES = ("vacuum", "wraparound")
 
 
 class NoChange(BaseTrial):
@@ -65,14 +78,14 @@ def resolve(findings: Sequence[Finding], exclusions: Sequence[str] = ()) -> list
     kept = [f for f in kept if not (f.rule == "duplicate" and f.keeper in drops)]
     out: dict[str, Finding] = {}
     for f in sorted(kept, key=lambda f: ORDER.index(f.rule)):
-        out.setdefault(f.target, f)
+        out.setdefault(f.id if f.rule in TABLE_RULES else f.target, f)
     return sorted(out.values(), key=lambda f: (ORDER.index(f.rule), f.target))
 
 
 def evidence_factors(finding: Finding) -> list[Factor]:
     """The confidence of a finding measured on no statement: from its evidence."""
     facts = finding.facts
-    factors = []
+    factors = list(finding.factors)
     days = facts.get("reset_days")
     if finding.rule == "unused" and days is not None:
         factors.append(Factor("statistics window", interpolate(days, DAYS_POINTS),
@@ -118,45 +131,55 @@ def _detail(finding: Finding) -> HygieneDetail:
                          finding.keeper, dict(finding.facts))
 
 
-def _configured(ctx: Context) -> tuple[str, ...]:
-    """The finding ids silenced in the settings (``hygiene_exclusions``)."""
-    text = ctx.config.get_str("hygiene_exclusions") or ""
-    return tuple(i.strip() for i in text.split(",") if i.strip())
-
-
 class HygieneAdvisor:
-    """Index hygiene: unused, duplicate and invalid indexes, foreign keys without one."""
+    """Hygiene: unused, duplicate and invalid indexes, foreign keys without one, bloat,
+    indexes that stop HOT updates, vacuum that lags, transaction-ID wraparound."""
 
     name = "hygiene"
     kind = "hygiene"
 
     def __init__(self, exclusions: Sequence[str] = (), limits: Limits | None = None) -> None:
         self.exclusions = tuple(exclusions)  # finding ids (rule:schema.name) to silence
-        self.limits = limits or Limits()
+        self.limits = limits  # None: the hygiene_* settings
+        self.notes: list[str] = []  # of the last findings(): what could not be read
+        self.silenced: tuple[str, ...] = ()  # every id silenced in the last findings()
 
     def checker(self, ctx: Context) -> HygieneChecker:
         return HygieneChecker()
 
+    def limits_of(self, ctx: Context) -> Limits:
+        return self.limits if self.limits is not None else Limits.from_config(ctx.config)
+
     def findings(self, ctx: Context, subjects: Sequence[Subject] = ()) -> list[Finding]:
         """Every rule's findings, resolved (one per index, exclusions left out)."""
+        limits = self.limits_of(ctx)
         snapshot = read_snapshot(ctx.conn)
+        snapshot.exact = bloat.measure_exact(ctx.conn, snapshot, limits)
         found = [*invalid.find(ctx.conn, snapshot),
-                 *duplicate.find(snapshot, self.limits),
-                 *unused.find(snapshot, self.limits),
-                 *fk_missing.find(ctx.conn, snapshot, self.limits, subjects)]
-        return resolve(found, (*self.exclusions, *_configured(ctx)))
+                 *duplicate.find(snapshot, limits),
+                 *hot_updates.find(snapshot, limits, subjects),
+                 *unused.find(snapshot, limits),
+                 *fk_missing.find(ctx.conn, snapshot, limits, subjects),
+                 *bloat.find(snapshot, limits),
+                 *vacuum.find(snapshot, limits),
+                 *wraparound.find(snapshot, limits)]
+        stored, note = exclusions.stored(ctx.config, ctx.conn)
+        self.notes = [*snapshot.notes, *([note] if note else [])]
+        self.silenced = (*self.exclusions, *exclusions.configured(ctx.config), *stored)
+        return resolve(found, self.silenced)
 
     def propose(self, ctx: Context, subjects: Sequence[Subject]) -> Proposals:
         findings = self.findings(ctx, subjects)
         drafts = [self._draft(ctx, f, subjects) for f in findings]
-        notes = []
+        notes = list(self.notes)
         if findings:
             notes.append(f"Hygiene: {len(findings)} findings ("
                          + ", ".join(f"{r} {sum(f.rule == r for f in findings)}" for r in ORDER
                                      if any(f.rule == r for f in findings)) + ").")
-        if self.exclusions:
-            notes.append(f"Hygiene: {len(self.exclusions)} findings excluded by id.")
-        info = {"findings": [f.id for f in findings], "limits": self.limits}
+        if self.silenced:
+            notes.append(f"Hygiene: {len(set(self.silenced))} finding ids excluded (the "
+                         "hygiene_exclusions setting and `pgarchitect hygiene excluded`).")
+        info = {"findings": [f.id for f in findings], "limits": self.limits_of(ctx)}
         # Hygiene concludes nothing about a statement: no outcomes.
         return Proposals(self.name, drafts, {}, notes, info)
 

@@ -1,6 +1,8 @@
 """What the hygiene rules read and what they return.
 
-:class:`Snapshot` is the database's indexes and foreign keys with their counters,
+:class:`Snapshot` is the database's tables, indexes and foreign keys with their
+counters, sizes (``relpages`` * block size: reading them waits on no lock) and
+transaction-ID ages,
 read once per audit (:mod:`pgarchitect.advisors.hygiene.snapshot`); each rule turns
 it into :class:`Finding` records, and the advisor turns each finding into a
 :class:`pgarchitect.proposal.Proposal` whose ``detail`` is a :class:`HygieneDetail`.
@@ -11,20 +13,56 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from psycopg import sql
+
 from pgarchitect.catalog.index import IndexDef, quote
+from pgarchitect.proposal import Factor
+from pgarchitect.settings import Config
 
 MIN_DAYS: Final = 7.0  # the statistics must have counted this long before "no scans" means unused
 MIN_BYTES: Final = 2**20  # smaller unused or duplicate indexes are not worth a change
 MIN_FK_TABLE_BYTES: Final = 2**20  # a referencing table smaller than this needs no index
+# The defaults of the hygiene_* settings (settings.py states them for users).
+BLOAT_SHARE: Final = 0.3  # share of a relation that is free space before it is bloated
+BLOAT_BYTES: Final = 10 * 2**20  # and at least this much of it
+DEAD_RATIO: Final = 0.2  # dead tuples' share of a table's tuples
+VACUUM_MIN_BYTES: Final = 10 * 2**20  # smaller tables are vacuumed quickly enough
+VACUUM_MAX_DAYS: Final = 7.0  # a table with writes not vacuumed for this long
+HOT_MIN_UPDATES: Final = 10_000  # updates since the reset before the HOT share counts
+HOT_MAX_SHARE: Final = 0.5  # HOT updates' share below which indexes are looked at
+WRAPAROUND_MAX_AGE: Final = 500_000_000  # age(relfrozenxid) that is worth a VACUUM FREEZE
 
 
 @dataclass(frozen=True)
 class Limits:
-    """The thresholds the rules apply (the defaults above, or a test's)."""
+    """The thresholds the rules apply (the defaults above, the settings, or a test's)."""
 
     min_days: float = MIN_DAYS
     min_bytes: int = MIN_BYTES
     min_fk_table_bytes: int = MIN_FK_TABLE_BYTES
+    bloat_share: float = BLOAT_SHARE
+    bloat_bytes: int = BLOAT_BYTES
+    dead_ratio: float = DEAD_RATIO
+    vacuum_min_bytes: int = VACUUM_MIN_BYTES
+    vacuum_max_days: float = VACUUM_MAX_DAYS
+    hot_min_updates: int = HOT_MIN_UPDATES
+    hot_max_share: float = HOT_MAX_SHARE
+    wraparound_max_age: int = WRAPAROUND_MAX_AGE
+
+    @classmethod
+    def from_config(cls, config: Config, **fixed: Any) -> Limits:
+        """The hygiene_* settings, with ``fixed`` values (a test's) over them."""
+        values: dict[str, Any] = {
+            "bloat_share": config.get_float("hygiene_bloat_share"),
+            "bloat_bytes": config.get_int("hygiene_bloat_min_mb") * 2**20,
+            "dead_ratio": config.get_float("hygiene_dead_ratio"),
+            "vacuum_min_bytes": config.get_int("hygiene_vacuum_min_mb") * 2**20,
+            "vacuum_max_days": config.get_float("hygiene_vacuum_max_days"),
+            "hot_min_updates": config.get_int("hygiene_hot_min_updates"),
+            "hot_max_share": config.get_float("hygiene_hot_max_share"),
+            "wraparound_max_age": config.get_int("hygiene_wraparound_max_age"),
+        }
+        return cls(**{**values, **fixed})
 
 
 @dataclass(frozen=True)
@@ -68,6 +106,10 @@ class IndexFacts:
     table_indexes: int  # how many indexes of the table writes maintain (indisready)
     writes: Writes
     last_scan: str | None = None  # pg_stat_user_indexes.last_idx_scan (16+), as text
+    method: str = "btree"  # pg_am.amname
+    tuples: float = 0.0  # pg_class.reltuples of the index (-1 or 0: unknown)
+    key_width: float | None = None  # bytes of its keys (pg_stats avg_width; None: unknown)
+    fillfactor: int = 90  # its fillfactor (b-tree default 90)
 
     @property
     def qualified(self) -> str:
@@ -117,6 +159,49 @@ class ForeignKeyFacts:
         return f"{quote(self.ref_schema)}.{quote(self.ref_table)}"
 
 
+@dataclass(frozen=True)
+class TableFacts:
+    """One table as the vacuum, bloat, HOT and wraparound rules see it."""
+
+    schema: str
+    name: str
+    oid: int = 0
+    pages: int = 0  # pg_class.relpages (as of the last VACUUM or ANALYZE)
+    bytes: int = 0  # relpages * block size
+    rows: float = 0.0  # pg_class.reltuples (-1: never analyzed)
+    row_width: float | None = None  # data bytes of an average row (pg_stats; None: unknown)
+    live: int = 0  # pg_stat_user_tables.n_live_tup
+    dead: int = 0  # n_dead_tup
+    writes: Writes = field(default_factory=Writes)
+    vacuum_days: float | None = None  # since the last VACUUM or autovacuum (None: never)
+    autovacuum_days: float | None = None  # since the last autovacuum (None: never)
+    xid_age: int = 0  # age(relfrozenxid), the table's or its TOAST table's, the older
+    fillfactor: int = 100
+    options: tuple[str, ...] = ()  # pg_class.reloptions
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def identifier(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def dead_ratio(self) -> float:
+        """Dead tuples' share of the table's tuples (0 when it has none)."""
+        total = self.live + self.dead
+        return self.dead / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Exact:
+    """A relation's free space measured by pgstattuple, or why it was not."""
+
+    free_bytes: int | None  # free and dead space (None: not measured)
+    source: str  # "pgstattuple_approx", "pgstatindex", or why not ("locked", ...)
+
+
 @dataclass
 class Snapshot:
     """The database's indexes, foreign keys and the statistics' age, read once."""
@@ -128,13 +213,26 @@ class Snapshot:
     server_version: int  # server_version_num
     replicas: int = 0  # streaming standbys: their scans are not counted here
     notes: list[str] = field(default_factory=list)
+    tables: list[TableFacts] = field(default_factory=list)
+    block_size: int = 8192
+    database: str = ""  # current_database()
+    database_xid_age: int = 0  # age(datfrozenxid)
+    freeze_max_age: int = 200_000_000  # autovacuum_freeze_max_age
+    xid_per_day: float | None = None  # transaction IDs assigned per day (None: unknown)
+    xid_rate_source: str = "unknown"
+    extensions: tuple[str, ...] = ()  # of pgstattuple and pg_repack, those created
+    exact: dict[str, Exact] = field(default_factory=dict)  # schema.name -> pgstattuple's
+    locked: tuple[str, ...] = ()  # schema.table whose indexes were left out (a lock)
+
+    def table(self, schema: str, name: str) -> TableFacts | None:
+        return next((t for t in self.tables if (t.schema, t.name) == (schema, name)), None)
 
 
 @dataclass(frozen=True)
 class Finding:
     """One thing a rule found, with the SQL that fixes it and the SQL that undoes that."""
 
-    rule: str  # unused, duplicate, invalid, fk_missing
+    rule: str  # unused, duplicate, invalid, fk_missing, bloat, hot_updates, vacuum, wraparound
     target: str  # schema.name of the index dropped, rebuilt or created
     table: str  # schema.table
     title: str
@@ -149,6 +247,7 @@ class Finding:
     keeper: str | None = None  # duplicates: the index that stays
     facts: dict[str, Any] = field(default_factory=dict)  # scans, reset age...: for the detail
     create: IndexDef | None = None  # fk_missing: the index to build and measure
+    factors: tuple[Factor, ...] = ()  # the rule's own confidence factors
 
     @property
     def id(self) -> str:
@@ -191,6 +290,15 @@ def concurrent_create(definition: str) -> str:
 
 def drop_concurrently(facts: IndexFacts) -> str:
     return f"DROP INDEX CONCURRENTLY IF EXISTS {facts.qualified}"
+
+
+def render(statement: sql.Composable) -> str:
+    """SQL composed with psycopg.sql as the text a migration holds.
+
+    >>> render(sql.SQL("VACUUM {}").format(sql.Identifier("public", "t")))
+    'VACUUM "public"."t"'
+    """
+    return statement.as_string(None)
 
 
 def size(n: int) -> str:

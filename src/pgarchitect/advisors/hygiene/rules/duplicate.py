@@ -56,7 +56,7 @@ def _finding(facts: IndexFacts, keeper: IndexFacts, how: str, snapshot: Snapshot
         f"{keeper.definition}",
         f"scans since the reset: {facts.scans:,} here, {keeper.scans:,} on "
         f"{keeper.qualified}",
-        f"size {size(facts.bytes)} (pg_relation_size)", write_evidence(facts)]
+        f"size {size(facts.bytes)} (pg_class.relpages)", write_evidence(facts)]
     if identical:
         problem = (f"Index {facts.qualified} is identical to {keeper.qualified}: every write "
                    "maintains both, queries need one")

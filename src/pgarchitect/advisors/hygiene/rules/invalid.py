@@ -69,7 +69,7 @@ def find(conn: psycopg.Connection[Any], snapshot: Snapshot) -> list[Finding]:
         dupes = duplicates_found(conn, facts)
         evidence = [f"pg_index.indisvalid is false (indisready {str(facts.ready).lower()}); "
                     "no build of it is in progress (pg_stat_progress_create_index)",
-                    f"size {size(facts.bytes)} (pg_relation_size)"]
+                    f"size {size(facts.bytes)} (pg_class.relpages)"]
         if facts.ready:
             evidence.append(write_evidence(facts))
         drop_why = None

@@ -49,7 +49,7 @@ def find(snapshot: Snapshot, limits: Limits) -> list[Finding]:
                 or facts.building or facts.bytes < limits.min_bytes):
             continue
         evidence = [f"0 scans in {days:.1f} days ({reset_text(snapshot)})",
-                    f"size {size(facts.bytes)} (pg_relation_size)", write_evidence(facts)]
+                    f"size {size(facts.bytes)} (pg_class.relpages)", write_evidence(facts)]
         if facts.last_scan:
             evidence.append(f"last scanned {facts.last_scan} (before the reset)")
         fk = lone_fk_cover(snapshot, facts)
