@@ -287,6 +287,54 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # -- partition advisor settings (keep this line; add below it) --
     # -- cache advisor settings (keep this line; add below it) --
+    Setting(
+        "cache_min_calls_per_day",
+        1000.0,
+        "Cache advisor: an application cache is proposed for statements called more often "
+        "than this per day. At least 0.",
+        kind=float,
+        low=0.0,
+    ),
+    Setting(
+        "cache_max_rows",
+        100.0,
+        "Cache advisor: largest result (rows per call) an application cache is proposed "
+        "for. At least 0.",
+        kind=float,
+        low=0.0,
+    ),
+    Setting(
+        "cache_max_writes_per_hour",
+        6.0,
+        "Cache advisor: a statement is cached only when each of its tables takes fewer "
+        "writes (rows inserted, updated, deleted) per hour than this. At least 0.",
+        kind=float,
+        low=0.0,
+    ),
+    Setting(
+        "cache_min_ttl_s",
+        60,
+        "Cache advisor: shortest time to live (seconds) proposed for a cached result. "
+        "From 1 to 86400.",
+        kind=int,
+        low=1, high=86400,
+    ),
+    Setting(
+        "cache_max_ttl_s",
+        3600,
+        "Cache advisor: longest time to live (seconds) proposed for a cached result, even "
+        "for tables never written. From 1 to 604800.",
+        kind=int,
+        low=1, high=604800,
+    ),
+    Setting(
+        "preaggregate_min_rows",
+        100000,
+        "Cache advisor: a per-day aggregate is pre-aggregated (materialized view) only "
+        "over tables with at least this many rows. At least 0.",
+        kind=int,
+        low=0,
+    ),
     # -- settings advisor settings (keep this line; add below it) --
     # -- hygiene advisor settings (keep this line; add below it) --
     Setting(
