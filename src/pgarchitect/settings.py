@@ -286,6 +286,57 @@ SETTINGS: tuple[Setting, ...] = (
         "(rule:schema.name, e.g. unused:public.orders_status_idx).",
     ),
     # -- partition advisor settings (keep this line; add below it) --
+    Setting(
+        "partition_min_rows",
+        10_000_000,
+        "Partitioning: a time-filtered, append-mostly table is proposed from this many rows "
+        "(now, or within partition_horizon_months at its growth). At least 1.",
+        kind=int,
+        low=1,
+    ),
+    Setting(
+        "partition_min_mb",
+        10_240,
+        "Partitioning: a time-filtered, append-mostly table is also proposed from this "
+        "size in MB, indexes included (now, or within partition_horizon_months at its "
+        "growth). At least 1.",
+        kind=int,
+        low=1,
+    ),
+    Setting(
+        "partition_min_share",
+        0.5,
+        "Partitioning: least share of the time of the audit's statements on the table "
+        "spent in statements that filter its time column. From 0 to 1.",
+        kind=float,
+        low=0.0, high=1.0,
+    ),
+    Setting(
+        "partition_horizon_months",
+        24,
+        "Partitioning: a table that will cross partition_min_rows or partition_min_mb "
+        "within this many months at its current growth is proposed before it does. "
+        "From 0 to 120.",
+        kind=int,
+        low=0, high=120,
+    ),
+    Setting(
+        "partition_retention_months",
+        None,
+        "Partitioning: partitions older than this many months are detached and dropped by "
+        "the proposed migration. Unset: every partition is kept. At least 1.",
+        kind=int,
+        low=1,
+    ),
+    Setting(
+        "partition_sample_mb",
+        256,
+        "Partitioning: largest copy (MB) of a table the measurement makes, twice (plain and "
+        "partitioned), inside a rolled-back transaction; a larger table is measured on a "
+        "sample of its pages. At least 1.",
+        kind=int,
+        low=1,
+    ),
     # -- cache advisor settings (keep this line; add below it) --
     Setting(
         "cache_min_calls_per_day",
