@@ -519,7 +519,8 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
                 with steps.step("measure"):
                     proposal = draft.measure(ctx)
                 with steps.step("classify"):
-                    proposal.rejected = _rejection(proposal, min_gain)
+                    # An advisor's own rejection (a statement got slower) stands.
+                    proposal.rejected = proposal.rejected or _rejection(proposal, min_gain)
                 # Remembered before it is stored as done: a run killed in between
                 # measures it again, and the knowledge base keeps one row of it.
                 with steps.step("remember"):

@@ -194,10 +194,12 @@ def measure(
                   f"({type(exc).__name__}: lock_timeout or statement_timeout)")
         return [unmeasured(s.query, reason) for s in statements]
     except psycopg.errors.InsufficientPrivilege as exc:
-        # CREATE INDEX needs ownership of the table, even in a rolled-back transaction.
+        # CREATE INDEX, CREATE STATISTICS, ANALYZE need ownership of the table, even in
+        # a rolled-back transaction.
         message = (exc.diag.message_primary or str(exc).splitlines()[0]).rstrip(".")
         reason = (f"Not measured: the role may not make the change ({message}); building "
-                  "an index needs ownership of the table: run the measurement as its owner")
+                  "an index or statistics needs ownership of the table: run the "
+                  "measurement as its owner")
         return [unmeasured(s.query, reason) for s in statements]
     for s, chosen in inputs:
         b, a = before[s.query], after[s.query]

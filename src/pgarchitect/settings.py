@@ -387,6 +387,22 @@ SETTINGS: tuple[Setting, ...] = (
         low=0,
     ),
     # -- settings advisor settings (keep this line; add below it) --
+    Setting(
+        "machine_memory_mb",
+        0,
+        "Settings advisor: memory of the database server's machine in MB, for "
+        "shared_buffers and effective_cache_size. 0: read /proc/meminfo when the server "
+        "runs on this machine, else unknown. At least 0.",
+        kind=int,
+        low=0,
+    ),
+    Setting(
+        "storage",
+        None,
+        "Settings advisor: the database server's storage, 'ssd' or 'hdd', for "
+        "random_page_cost. Unset: a managed service's, or the data directory's device "
+        "when the server runs on this machine, else unknown (nothing proposed).",
+    ),
     # -- hygiene advisor settings (keep this line; add below it) --
     Setting(
         "hygiene_bloat_share",

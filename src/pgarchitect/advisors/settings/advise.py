@@ -1,18 +1,29 @@
 """The settings advisor: each rule reads the evidence of one setting and proposes a
-change measured with ``SET LOCAL`` inside the measured transaction.
+change, tried inside the measured transaction wherever it can be.
 
 Rules (``rules/``, one per setting):
 
 - ``work_mem``: a statement whose sorts or hashes spill to disk
   (temporary blocks in pg_stat_statements) gets the work_mem that keeps them in
   memory, for that statement only, with the memory it would risk for every session.
+- ``statistics``: a statement whose measured plan misestimates rows ten times or
+  more on columns of one table gets ``CREATE STATISTICS`` (two columns or more) or a
+  higher statistics target (one), made and analysed in the measured transaction.
+- ``random_page_cost``: 1.1 on SSD (the storage shown, never guessed), tried with
+  ``SET LOCAL`` on the statements whose plan it changes; none may get slower.
+- ``memory``: shared_buffers against the hit ratio and the machine's memory (from
+  the evidence only: it needs a restart), effective_cache_size left at its default
+  on a machine with much more (tried with ``SET LOCAL``).
 
-A statement without evidence gets no outcome from this advisor (the other
-advisors' reasons stand).
+Server-wide advice says how to change the setting where the server runs
+(:mod:`pgarchitect.advisors.settings.managed`: RDS, Cloud SQL, Azure, Supabase,
+Neon, or ``ALTER SYSTEM``). A statement without evidence gets no outcome from this
+advisor (the other advisors' reasons stand).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,9 +31,10 @@ from typing import Any
 import psycopg
 
 from pgarchitect.advisors.base import Context, Draft, Outcome, Proposals, Subject
-from pgarchitect.advisors.settings.rules import work_mem
+from pgarchitect.advisors.settings import estimates, machine, managed
+from pgarchitect.advisors.settings.model import SettingDetail, current
+from pgarchitect.advisors.settings.rules import memory, random_page_cost, statistics, work_mem
 from pgarchitect.confidence import measured_factors, score
-from pgarchitect.knowledge.kb import Finding
 from pgarchitect.knowledge.replay import Check, Pair
 from pgarchitect.measure import SettingTrial, StatementInput
 from pgarchitect.plans import Plan
@@ -38,21 +50,6 @@ class SpillTrial(SettingTrial):
         return work_mem.in_memory(plan)
 
 
-@dataclass(frozen=True)
-class SettingDetail:
-    """A setting proposal's particulars."""
-
-    setting: str
-    value: str
-    current: str
-    rule: str
-    risk: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"setting": self.setting, "value": self.value, "current": self.current,
-                "rule": self.rule, "risk": self.risk}
-
-
 def _settings(conn: psycopg.Connection[Any]) -> tuple[int, int]:
     """work_mem (kB) and max_connections."""
     rows = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
@@ -61,7 +58,8 @@ def _settings(conn: psycopg.Connection[Any]) -> tuple[int, int]:
 
 
 class SettingsAdvisor:
-    """Settings, evidence first: today work_mem for statements that spill."""
+    """Settings, evidence first: work_mem for statements that spill, statistics for
+    misestimates, random_page_cost on SSD, memory against the hit ratio."""
 
     name = "settings"
     kind = "setting"
@@ -77,8 +75,31 @@ class SettingsAdvisor:
                 continue
             outcomes[s.query] = Outcome(s.query)
             drafts.append(self._draft(ctx, subject, spill, current_kb, connections))
-        return Proposals(self.name, drafts, outcomes,
-                         info={"work_mem_kb": current_kb, "max_connections": connections})
+        notes: list[str] = []
+        if ctx.verify:  # misestimates show only in measured plans
+            found, seen = estimates.propose(ctx, subjects, self.name)
+            drafts.extend(found)
+            for query, outcome in seen.items():
+                outcomes.setdefault(query, outcome)
+        else:
+            notes.append("statistics: not looked for (verification is off; misestimates "
+                         "show only in measured plans)")
+        service = managed.detect(ctx.conn)
+        settings = current(ctx.conn)
+        storage = machine.storage(ctx.conn, ctx.config, service)
+        more, said = random_page_cost.propose(ctx, subjects, settings["random_page_cost"],
+                                              storage, service, self.name)
+        drafts.extend(more)
+        notes.extend(said)
+        ram = machine.memory(ctx.conn, ctx.config)
+        more, said = memory.propose(ctx, subjects, settings, ram, service, self.name)
+        drafts.extend(more)
+        notes.extend(said)
+        return Proposals(self.name, drafts, outcomes, notes,
+                         info={"work_mem_kb": current_kb, "max_connections": connections,
+                               "service": service.name, "service_sign": service.sign,
+                               "storage": storage.value, "storage_how": storage.how,
+                               "memory_mb": ram.value, "memory_how": ram.how})
 
     def _draft(self, ctx: Context, subject: Subject, spill: work_mem.Spill, current_kb: int,
                connections: int) -> Draft:
@@ -123,20 +144,35 @@ class SettingsAdvisor:
 
 
 class SettingsChecker:
-    """An earlier work_mem finding solves a statement that spills no more than the
-    value it recommended holds (its statement counters say how much)."""
+    """The replay of earlier settings findings on new statements.
+
+    - work_mem: solved when the statement spills no more than the value holds (its
+      counters say how much);
+    - statistics: solved when the statement's estimate on those columns is wrong
+      without them and right with them (measured, rolled back);
+    - a server-wide setting: ``applied`` when the server has the value now (the
+      statement is measured as it is), else a miss: such a setting is judged on the
+      server's evidence, not replayed on one statement.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._current: int | None = None
 
     def check(self, pairs: Sequence[Pair]) -> list[Check]:
-        return [self._check(p.finding, p.statement) for p in pairs]
+        return [self._check(p) for p in pairs]
 
-    def _check(self, finding: Finding, statement: Any) -> Check:
+    def _check(self, pair: Pair) -> Check:
+        finding, statement = pair.finding, pair.statement
+        fix = statistics.parse(finding.recommendation_sql)
+        if fix is not None:
+            return estimates.replay(self.ctx, fix, Subject(statement, pair.analysis))
+        server = _server_setting(finding.recommendation_sql)
+        if server is not None:
+            return self._server(*server)
         value = _value(finding.recommendation_sql)
         if value is None:
-            return Check("miss", "the earlier finding names no work_mem value")
+            return Check("miss", "the earlier finding names no setting this advisor knows")
         if self._current is None:
             self._current = _settings(self.ctx.conn)[0]
         spill = work_mem.spill_of(statement, self._current)
@@ -148,8 +184,37 @@ class SettingsChecker:
         return Check("solved", f"earlier work_mem {value}MB holds this statement's "
                                f"{spill.spilled_kb_per_call / 1024:.1f} MB per call")
 
+    def _server(self, name: str, value: str) -> Check:
+        row = self.ctx.conn.execute(
+            "SELECT current_setting(%s) = %s OR setting = %s FROM pg_settings WHERE name = %s",
+            [name, value, value, name]).fetchone()
+        if row is not None and row[0]:
+            return Check("applied", f"the server has {name} = {value} now")
+        return Check("miss", f"{name} = {value} is a server-wide setting, judged on the "
+                             "server's evidence, not replayed on one statement")
+
     def close(self) -> None:
         pass
+
+
+# "ALTER SYSTEM SET name = 'value'" or a managed service's "set name = value in ..."
+_SERVER_SETTING = re.compile(r"\bset (\w+) = '?([\w.]+)'?", re.IGNORECASE)
+
+
+def _server_setting(forward: str) -> tuple[str, str] | None:
+    """The setting and value of a server-wide proposal's forward text.
+
+    >>> _server_setting("ALTER SYSTEM SET random_page_cost = '1.1'; SELECT pg_reload_conf();")
+    ('random_page_cost', '1.1')
+    >>> _server_setting("On Neon, set effective_cache_size = 48GB in ...")
+    ('effective_cache_size', '48GB')
+    >>> _server_setting("SET LOCAL work_mem = '64MB'") is None
+    True
+    """
+    if "SET LOCAL" in forward.upper():
+        return None
+    m = _SERVER_SETTING.search(forward)
+    return (m.group(1), m.group(2)) if m else None
 
 
 def _value(forward: str) -> int | None:
