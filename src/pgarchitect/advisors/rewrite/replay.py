@@ -4,7 +4,8 @@ An earlier rewrite's finding holds the original statement (``query``) and its
 rewrite (``recommendation_sql``). It answers a new statement when the rule that
 made it fires on the new statement too, on the same table and columns: the fix is
 then the same edit of the code. A rule that fires elsewhere, or not at all (a
-column now nullable, another table), is a miss, with why.
+column now nullable, another table, a table now under the rule's size setting), is
+a miss, with why.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class RewriteChecker:
                 continue
             rule, then = earlier
             now = rule.apply(pair.statement.query, pair.analysis, self.ctx.catalog)
+            if not isinstance(now, Skip) and rule.admit is not None:
+                # A rule with settings (a table large enough) must admit it here too.
+                now = rule.admit(now[0], self.ctx.catalog, self.ctx.config) or now
             if isinstance(now, Skip):
                 out.append(Check("miss", f"earlier rewrite {rule.name} does not apply: "
                                          f"{now.reason}"))

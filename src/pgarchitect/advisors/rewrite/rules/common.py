@@ -42,8 +42,8 @@ class Match:
     columns: tuple[str, ...]  # schema.table.column, as the checker compares them
     problem: str  # what is wrong, in a sentence
     node: Any = field(default=None, compare=False, repr=False)
-    note: bool = False  # a note for the reader (checked to return the same rows), no speed claim
     parts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    note: bool = False  # a note for the reader (checked to return the same rows), no speed claim
 
 
 @dataclass(frozen=True)
