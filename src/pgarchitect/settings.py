@@ -285,7 +285,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Hygiene findings silenced for good, comma-separated ids as the audit shows them "
         "(rule:schema.name, e.g. unused:public.orders_status_idx).",
     ),
-    # -- partition advisor settings (keep this line; add below it) --
     Setting(
         "partition_min_rows",
         10_000_000,
@@ -337,7 +336,6 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
         low=1,
     ),
-    # -- cache advisor settings (keep this line; add below it) --
     Setting(
         "cache_min_calls_per_day",
         1000.0,
@@ -386,7 +384,6 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
         low=0,
     ),
-    # -- settings advisor settings (keep this line; add below it) --
     Setting(
         "machine_memory_mb",
         0,
@@ -403,7 +400,6 @@ SETTINGS: tuple[Setting, ...] = (
         "random_page_cost. Unset: a managed service's, or the data directory's device "
         "when the server runs on this machine, else unknown (nothing proposed).",
     ),
-    # -- hygiene advisor settings (keep this line; add below it) --
     Setting(
         "hygiene_bloat_share",
         0.3,
@@ -466,7 +462,6 @@ SETTINGS: tuple[Setting, ...] = (
         kind=int,
         low=1, high=2147483647,
     ),
-    # -- rewrite advisor settings (keep this line; add below it) --
     Setting(
         "rewrite_keyset_min_rows",
         100000,

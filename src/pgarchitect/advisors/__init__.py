@@ -8,8 +8,10 @@ folder beside ``index/`` with a class that follows
 from __future__ import annotations
 
 from pgarchitect.advisors.base import Advisor, checkers
+from pgarchitect.advisors.cache import CacheAdvisor
 from pgarchitect.advisors.hygiene import HygieneAdvisor
 from pgarchitect.advisors.index import IndexAdvisor
+from pgarchitect.advisors.partition import PartitionAdvisor
 from pgarchitect.advisors.rewrite import RewriteAdvisor
 from pgarchitect.advisors.settings import SettingsAdvisor
 
@@ -18,6 +20,8 @@ __all__ = ["ADVISORS", "Advisor", "checkers"]
 ADVISORS: tuple[Advisor, ...] = (
     IndexAdvisor(),
     RewriteAdvisor(),
+    PartitionAdvisor(),
+    CacheAdvisor(),
     SettingsAdvisor(),
     HygieneAdvisor(),
 )
