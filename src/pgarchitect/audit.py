@@ -210,6 +210,7 @@ def _proposal_of(doc: dict[str, Any]) -> Proposal:
         factors=[Factor(f["name"], f["value"], f["detail"]) for f in doc["factors"]],
         flags=list(doc.get("flags") or ()), rejected=doc.get("rejected"),
         detail=_JsonDetail(doc["detail"]) if doc.get("detail") else None,
+        speed_claim=doc.get("speed_claim", True),
     )
 
 
@@ -368,12 +369,19 @@ def _rejection(p: Proposal, min_gain_pct: float) -> str | None:
 
     A change to the schema that no statement is measured with (dropping an unused
     index, rebuilding an invalid one) has no gain to hold against the threshold: its
-    confidence, from its evidence, decides its action alone.
+    confidence, from its evidence, decides its action alone. A change made for growth
+    rather than speed (partitioning) is rejected only when it slows its statements by
+    min_gain_pct or more.
     """
     if not p.statements:
         return None
     gain = p.measured_gain if p.measured_gain is not None else p.estimated_gain
     label = "measured" if p.measured_gain is not None else "estimated"
+    if not p.speed_claim:  # growth or upkeep: it must not slow its statements
+        if gain is not None and gain * 100 <= -min_gain_pct:
+            return (f"{label} {-gain:.0%} slower: made for growth, not speed, it must not "
+                    f"slow its statements by min_gain_pct {min_gain_pct:g}% or more")
+        return None
     if gain is None:
         return "no gain could be measured or estimated"
     if gain * 100 < min_gain_pct:
@@ -504,8 +512,7 @@ def _audit(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any], t
                     continue
                 changes.add(change)
                 drafts.append(d)
-        pending = {r.position: {d.key for d in drafts
-                                if any(i.query == r.statement.query for i in d.inputs)}
+        pending = {r.position: {d.key for d in drafts if r.statement.query in d.queries}
                    for r in open_}
         for r in open_:
             if not pending[r.position]:

@@ -185,6 +185,10 @@ class Proposal:
     flags: list[str] = field(default_factory=list)
     rejected: str | None = None  # why it was kept as rejected rather than proposed
     detail: Detail | None = None
+    # False: made for growth, retention or upkeep, not speed (partitioning): its
+    # statements are measured to show it does not slow them, and min_gain_pct does
+    # not apply to it.
+    speed_claim: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -211,7 +215,7 @@ class Proposal:
             "evidence": list(self.evidence), "estimated_gain": self.estimated_gain,
             "measured_gain": self.measured_gain, "confidence": self.confidence,
             "action": self.action, "action_text": describe_action(self.action),
-            "rejected": self.rejected,
+            "rejected": self.rejected, "speed_claim": self.speed_claim,
             "factors": [{"name": f.name, "value": f.value, "detail": f.detail}
                         for f in self.factors],
             "flags": list(self.flags),

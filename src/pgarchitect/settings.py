@@ -633,6 +633,8 @@ def _coerce(setting: Setting, raw: object, origin: str) -> Value:
             return False
         raise ConfigError(f"{where} is not a boolean: use true or false.")
     if setting.kind in (int, float):
+        if setting.default is None and isinstance(raw, str) and not raw.strip():
+            return None  # a number that may be unset: empty is unset
         return _coerce_number(setting, raw, where)
     if not isinstance(raw, str):
         raise ConfigError(f"{where} is not a string: write it in quotes, e.g. "

@@ -101,6 +101,13 @@ class Draft:
     inputs: list[StatementInput]
     estimated: dict[str, float]  # query -> the planner's relative gain
     finish: Callable[[list[Measurement]], Proposal]
+    # Statements it is about but does not measure (a cache modelled from the counters).
+    about: tuple[str, ...] = ()
+
+    @property
+    def queries(self) -> set[str]:
+        """Every statement it is about, measured or not."""
+        return {i.query for i in self.inputs} | set(self.about)
 
     def measure(self, ctx: Context) -> Proposal:
         """Measure (unless turned off) and finish."""

@@ -314,7 +314,10 @@ class CacheAdvisor:
                 advisor=self.name, objects=tuple(cache.writes_per_hour), forward=forward,
                 rollback="Remove the cache: the application runs the statement again on "
                          "every call; nothing in the database changes.",
-                statements=[], problem=(f"The same small result is read {cache.calls_per_day:,.0f}"
+                statements=[Measurement(s.query, estimated_gain=cache.share, reason=(
+                    "modelled from the counters: a call served from the application's "
+                    "memory cannot be timed in the database"))],
+                problem=(f"The same small result is read {cache.calls_per_day:,.0f}"
                                         " times a day from tables that rarely change"),
                 reasoning=(f"Called {cache.calls_per_day:,.0f} times a day for "
                            f"{cache.rows_per_call:g} rows, over tables written rarely "
@@ -329,7 +332,8 @@ class CacheAdvisor:
                                    cache.rows_per_call, dict(cache.writes_per_hour),
                                    cache.share, cache.basis, cache.saved_s_per_day))
 
-        return Draft(f"cache:{app_cache.NAME}:{s.query}", Modelled(), [], {}, finish)
+        return Draft(f"cache:{app_cache.NAME}:{s.query}", Modelled(), [], {}, finish,
+                     about=(s.query,))
 
 
 __all__ = ["CacheAdvisor", "ViewTrial"]

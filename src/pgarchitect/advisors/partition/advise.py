@@ -28,7 +28,7 @@ from pgarchitect.advisors.partition.interval import (
 from pgarchitect.advisors.partition.migration import Layout, forward, rollback
 from pgarchitect.advisors.partition.replay import PartitionChecker
 from pgarchitect.advisors.partition.trial import PartitionTrial, Pruning
-from pgarchitect.confidence import measured_factors, score
+from pgarchitect.confidence import interpolate, measured_factors, score
 from pgarchitect.measure import StatementInput
 from pgarchitect.proposal import Factor, Measurement, Proposal
 from pgarchitect.report import short
@@ -59,6 +59,9 @@ ORDER BY con.conname"""
 
 GROWTH_FACTOR: Final = 0.9  # proposed ahead of the threshold: less urgent, not less right
 REFERENCED_FACTOR: Final = 0.8  # other tables' foreign keys must change with the key
+# Measured gains that do not count for partitioning, and how a slower statement counts.
+SPEED_FACTORS: Final = ("measured gain", "time saved per call")
+NOT_SLOWER: Final = ((-0.2, 0.0), (-0.1, 0.5), (0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,13 @@ class PartitionAdvisor:
         def finish(measurements: list[Measurement]) -> Proposal:
             est, meas, factors, flags = measured_factors(measurements, weights,
                                                          change="partitioning")
+            # Made for growth and retention, not speed: what counts of the measurement is
+            # that the statements are not slower, not how much faster they are.
+            factors = [f for f in factors if f.name not in SPEED_FACTORS]
+            if meas is not None:
+                factors.append(Factor("statements not slower", interpolate(meas, NOT_SLOWER),
+                                      f"{meas:+.0%} on the copies (growth, not speed, is "
+                                      "the reason)"))
             pruning = {q: _worst(p) for q, p in trial.seen.items() if p}
             evidence = [f"{c.key}: {choice.interval}ly partitions, {len(layout.bounds)} and a "
                         f"DEFAULT one; {choice.why}",
@@ -195,7 +205,8 @@ class PartitionAdvisor:
                              f"reference ({', '.join(layout.primary_key)}, {c.key}) after "
                              "the migration")
             gain = meas if meas is not None else est
-            shown = f"{gain:.0%} faster" if gain is not None else "not measured"
+            shown = (("not measured" if gain is None else f"{gain:.0%} faster" if gain >= 0
+                      else f"{-gain:.0%} slower"))
             return Proposal(
                 kind="partition", title=title, advisor=self.name,
                 objects=(t.qualified, f"{t.qualified}.{c.key}"),
@@ -211,7 +222,7 @@ class PartitionAdvisor:
                            "scheduled job)."),
                 problem=problem, evidence=evidence, estimated_gain=est,
                 measured_gain=meas, confidence=score(factors), factors=factors,
-                flags=flags,
+                flags=flags, speed_claim=False,
                 detail=PartitionDetail(
                     t.qualified, c.key, choice.interval, choice.why, len(layout.bounds) + 1,
                     rows, c.growth.per_month, c.growth.source, round(c.crosses_in, 1),
