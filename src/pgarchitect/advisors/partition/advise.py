@@ -205,8 +205,8 @@ class PartitionAdvisor:
                              f"reference ({', '.join(layout.primary_key)}, {c.key}) after "
                              "the migration")
             gain = meas if meas is not None else est
-            shown = (("not measured" if gain is None else f"{gain:.0%} faster" if gain >= 0
-                      else f"{-gain:.0%} slower"))
+            shown = ("not measured" if gain is None else f"{gain:.0%} faster" if gain >= 0
+                      else f"{-gain:.0%} slower")
             return Proposal(
                 kind="partition", title=title, advisor=self.name,
                 objects=(t.qualified, f"{t.qualified}.{c.key}"),
