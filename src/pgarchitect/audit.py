@@ -119,10 +119,11 @@ class StatementResult:
 
     def speedup(self, proposals: dict[str, Proposal]) -> float | None:
         """How many times faster the best proposal that helps it made it, measured
-        (median before over median after); None when none was measured on it."""
+        (median before over median after); None when none was measured on it. A change
+        made for growth rather than speed (partitioning) does not count."""
         found = []
         for p in (proposals[k] for k in self.proposals if k in proposals):
-            for m in p.statements if not p.rejected else ():
+            for m in p.statements if p.speed_claim and not p.rejected else ():
                 before, after = m.median_before, m.median_after
                 if m.query == self.statement.query and before and after:
                     found.append(before / after)

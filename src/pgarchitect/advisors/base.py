@@ -55,6 +55,14 @@ SQLSTATE_REASONS = {
 }
 
 
+@dataclass(frozen=True)
+class Skip:
+    """Why a rule leaves a statement alone, in words and as a reason code."""
+
+    reason: str
+    code: str = "no_candidate"  # one of REASONS
+
+
 def reason_code(sqlstate: str | None, code: str | None = None) -> str | None:
     """The reason code of a refusal: its own code, else its SQLSTATE's, else None.
 

@@ -6,15 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgarchitect.advisors.base import Skip
 from pgarchitect.measure import BaseTrial
 
-
-@dataclass(frozen=True)
-class Skip:
-    """Why a rule leaves a statement alone, in words and as a reason code."""
-
-    reason: str
-    code: str = "no_candidate"  # one of advisors.base.REASONS
+__all__ = ["CacheDetail", "Modelled", "PreaggregateDetail", "Skip"]
 
 
 @dataclass(frozen=True)

@@ -61,45 +61,40 @@ SELF = Service("self", "a server of its own", "no managed service's settings, ro
                "ALTER SYSTEM (as a superuser), then SELECT pg_reload_conf()",
                "restart the server")
 
-# (name, label, kind of sign, prefix or exact name, where, restart), first match wins:
-# Aurora shows rds.* settings too, so it comes before RDS.
-RULES: tuple[tuple[str, str, str, str, str, str], ...] = (
-    ("aurora", "Amazon Aurora PostgreSQL", "setting", "aurora",
-     "the DB cluster parameter group (console, or aws rds modify-db-cluster-parameter-group)",
-     "reboot the writer instance"),
-    ("aurora", "Amazon Aurora PostgreSQL", "setting", "apg_",
-     "the DB cluster parameter group (console, or aws rds modify-db-cluster-parameter-group)",
-     "reboot the writer instance"),
-    ("rds", "Amazon RDS for PostgreSQL", "setting", "rds.",
-     "the DB parameter group (console, or aws rds modify-db-parameter-group)",
-     "reboot the instance (the parameter shows pending-reboot until then)"),
-    ("rds", "Amazon RDS for PostgreSQL", "role", "rds_superuser",
-     "the DB parameter group (console, or aws rds modify-db-parameter-group)",
-     "reboot the instance (the parameter shows pending-reboot until then)"),
-    ("cloudsql", "Google Cloud SQL for PostgreSQL", "setting", "cloudsql.",
-     "the instance's database flags (console, or gcloud sql instances patch --database-flags)",
-     "Cloud SQL restarts the instance when the flag needs it"),
-    ("cloudsql", "Google Cloud SQL for PostgreSQL", "role", "cloudsqlsuperuser",
-     "the instance's database flags (console, or gcloud sql instances patch --database-flags)",
-     "Cloud SQL restarts the instance when the flag needs it"),
-    ("azure", "Azure Database for PostgreSQL", "setting", "azure.",
-     "the server parameters (portal, or az postgres flexible-server parameter set)",
-     "restart the server (az postgres flexible-server restart)"),
-    ("azure", "Azure Database for PostgreSQL", "role", "azure_pg_admin",
-     "the server parameters (portal, or az postgres flexible-server parameter set)",
-     "restart the server (az postgres flexible-server restart)"),
-    ("supabase", "Supabase", "schema", "supabase_functions",
-     "ALTER ROLE ... SET or ALTER DATABASE ... SET for what a role may set; the rest in the "
-     "dashboard's database settings (or supabase postgres-config update)",
-     "the dashboard restarts the database"),
-    ("supabase", "Supabase", "role", "supabase_admin",
-     "ALTER ROLE ... SET or ALTER DATABASE ... SET for what a role may set; the rest in the "
-     "dashboard's database settings (or supabase postgres-config update)",
-     "the dashboard restarts the database"),
-    ("neon", "Neon", "setting", "neon.",
-     "ALTER DATABASE ... SET or ALTER ROLE ... SET for what a role may set; memory settings "
-     "follow the compute size (Neon sets shared_buffers and effective_cache_size from it)",
-     "restart the compute (or change its size)"),
+# Each service: its label, where its server settings are changed, and how one that
+# needs a restart takes effect.
+SERVICES: dict[str, tuple[str, str, str]] = {
+    "aurora": ("Amazon Aurora PostgreSQL",
+               "the DB cluster parameter group (console, or aws rds "
+               "modify-db-cluster-parameter-group)", "reboot the writer instance"),
+    "rds": ("Amazon RDS for PostgreSQL",
+            "the DB parameter group (console, or aws rds modify-db-parameter-group)",
+            "reboot the instance (the parameter shows pending-reboot until then)"),
+    "cloudsql": ("Google Cloud SQL for PostgreSQL",
+                 "the instance's database flags (console, or gcloud sql instances patch "
+                 "--database-flags)", "Cloud SQL restarts the instance when the flag needs it"),
+    "azure": ("Azure Database for PostgreSQL",
+              "the server parameters (portal, or az postgres flexible-server parameter set)",
+              "restart the server (az postgres flexible-server restart)"),
+    "supabase": ("Supabase",
+                 "ALTER ROLE ... SET or ALTER DATABASE ... SET for what a role may set; the "
+                 "rest in the dashboard's database settings (or supabase postgres-config "
+                 "update)", "the dashboard restarts the database"),
+    "neon": ("Neon",
+             "ALTER DATABASE ... SET or ALTER ROLE ... SET for what a role may set; memory "
+             "settings follow the compute size (Neon sets shared_buffers and "
+             "effective_cache_size from it)", "restart the compute (or change its size)"),
+}
+
+# (service, kind of sign, a setting's prefix or a role's or schema's exact name), first
+# match wins: Aurora shows rds.* settings too, so it comes before RDS.
+RULES: tuple[tuple[str, str, str], ...] = (
+    ("aurora", "setting", "aurora"), ("aurora", "setting", "apg_"),
+    ("rds", "setting", "rds."), ("rds", "role", "rds_superuser"),
+    ("cloudsql", "setting", "cloudsql."), ("cloudsql", "role", "cloudsqlsuperuser"),
+    ("azure", "setting", "azure."), ("azure", "role", "azure_pg_admin"),
+    ("supabase", "schema", "supabase_functions"), ("supabase", "role", "supabase_admin"),
+    ("neon", "setting", "neon."),
 )
 
 
@@ -110,11 +105,12 @@ def identify(signs: Iterable[tuple[str, str]]) -> Service:
     ('rds', 'self')
     """
     seen = sorted(set(signs))
-    for name, label, kind, mark, where, restart in RULES:
+    for name, kind, mark in RULES:
         for sign_kind, sign in seen:
             # a setting by its prefix (services name theirs so), a role or schema exactly
             if sign_kind == kind and (sign.startswith(mark) if kind == "setting"
                                       else sign == mark):
+                label, where, restart = SERVICES[name]
                 return Service(name, label, f"{kind} {sign}", where, restart)
     return SELF
 

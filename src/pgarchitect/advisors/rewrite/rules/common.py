@@ -16,6 +16,7 @@ import pglast
 from pglast import ast, enums
 from pglast.stream import RawStream
 
+from pgarchitect.advisors.base import Skip as Skip  # the rules answer with it
 from pgarchitect.catalog import DatabaseCatalog
 from pgarchitect.workload.repair import repair
 
@@ -44,14 +45,6 @@ class Match:
     node: Any = field(default=None, compare=False, repr=False)
     parts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     note: bool = False  # a note for the reader (checked to return the same rows), no speed claim
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Why a rule does not rewrite a statement, in words and as a reason code."""
-
-    reason: str
-    code: str = "no_candidate"  # one of advisors.base.REASONS
 
 
 @dataclass(frozen=True)
