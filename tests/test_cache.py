@@ -10,6 +10,7 @@ Sessions run in time zone UTC, the zone the golden views keep.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,11 +214,26 @@ def test_the_views_sql_runs_and_its_rollback_leaves_nothing(conn: Any) -> None:
                         ).fetchone() == (0,)
 
 
+def updates_counted(conn: Any, table: str, at_least: int) -> None:
+    """Wait until the table's updates are counted: a session sends its counters as it
+    ends, after its client has gone."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = %s",
+                           [table]).fetchone()
+        if row and row[0] >= at_least:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the updates of {table} were not counted in 10 s")
+
+
 def test_an_updated_table_is_not_append_mostly(conn: Any, pg_db: TestDatabase) -> None:
+    conn.execute("SELECT pg_stat_force_next_flush()")  # the schema's inserts, counted now
     conn.execute("SELECT pg_stat_reset()")
     with psycopg.connect(pg_db.conninfo, autocommit=True) as app:
         app.execute("UPDATE events SET amount = amount WHERE id <= 20000")
-    conn.execute("SELECT pg_stat_clear_snapshot()")
+    updates_counted(conn, "events", 20000)
     ctx = context(conn)
     proposed = CacheAdvisor().propose(ctx, [subject(ctx, DAILY)])
     assert proposed.drafts == []
@@ -244,6 +260,9 @@ VOLATILE = "SELECT id, random() FROM plans WHERE id = $1"
 
 def test_the_app_cache_fires_for_a_read_of_an_unwritten_table(conn: Any,
                                                               pg_db: TestDatabase) -> None:
+    # The schema's inserts are counted before the reset, not after it: a session sends
+    # its counters at most once a second, and a late send would make plans "written".
+    conn.execute("SELECT pg_stat_force_next_flush()")
     conn.execute("SELECT pg_stat_statements_reset()")
     conn.execute("SELECT pg_stat_reset()")
     with psycopg.connect(pg_db.conninfo, autocommit=True) as app:
