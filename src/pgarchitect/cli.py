@@ -599,6 +599,23 @@ def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("dsn", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON.")
+@click.option("--no-store", is_flag=True, help="Do not store the snapshot.")
+@click.pass_context
+def health(ctx: click.Context, dsn: str | None, as_json: bool, no_store: bool) -> None:
+    """The daily health snapshot: connections, latency (p95 estimated), cache, size, locks."""
+    from pgarchitect.health.collect import run
+    from pgarchitect.health.render import print_health
+
+    snap = run(_config(ctx), dsn, keep=not no_store)
+    if as_json:
+        click.echo(json.dumps(snap.to_json(), indent=2))
+    else:
+        print_health(out, snap)
+
+
 @cli.group()
 def hygiene() -> None:
     """Hygiene findings silenced for good, kept in the knowledge base's database."""
@@ -645,6 +662,33 @@ def hygiene_include(ctx: click.Context, finding_id: str, dsn: str | None) -> Non
 
     e = exclusions.include(_config(ctx), finding_id, dsn)
     out.print(f"Included {e.finding_id} again.", markup=False, soft_wrap=True)
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on (default: the api_host setting).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="TCP port (default: the api_port setting).")
+@click.option("--hash-token", is_flag=True, help="Read a token on standard input and print "
+              "its hash for api_tokens, instead of serving.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, hash_token: bool) -> None:
+    """Run the admin API (OpenAPI at /docs); without api_tokens, on a loopback address only."""
+    try:
+        from pgarchitect.service.app import server_config
+        from pgarchitect.service.auth import hash_token as hashed
+    except ImportError as exc:
+        raise click.ClickException(f"{exc}: pip install 'pgarchitect[api]'") from None
+    if hash_token:
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise click.UsageError("No token on standard input: pipe one in, e.g. "
+                                   "`openssl rand -hex 32 | tee token | pgarchitect serve "
+                                   "--hash-token`.")
+        click.echo(hashed(token))
+        return
+    import uvicorn
+
+    uvicorn.Server(server_config(_config(ctx), host, port)).run()
 
 
 def main(argv: list[str] | None = None) -> None:

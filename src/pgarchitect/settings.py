@@ -489,6 +489,58 @@ SETTINGS: tuple[Setting, ...] = (
         low=0.0, high=100.0,
     ),
     Setting(
+        "health_long_running_s",
+        300,
+        "Health: a session whose statement has been running longer than this (seconds) "
+        "is reported as long-running. At least 1.",
+        kind=int,
+        low=1,
+    ),
+    Setting(
+        "health_growth_snapshots",
+        7,
+        "Health: stored health snapshots the database's growth (bytes per day) is "
+        "computed over, the current one included. From 2 to 1000.",
+        kind=int,
+        low=2, high=1000,
+    ),
+    Setting(
+        "api_tokens",
+        None,
+        "Admin API: bearer tokens, comma-separated name:scope:sha256-hex entries (scope "
+        "read or write; write includes read). Store hashes only: `pgarchitect serve "
+        "--hash-token` prints one. Unset: `serve` listens on a loopback address only.",
+        secret=True,
+    ),
+    Setting(
+        "api_host",
+        "127.0.0.1",
+        "Admin API: address `pgarchitect serve` listens on.",
+    ),
+    Setting(
+        "api_port",
+        8080,
+        "Admin API: TCP port `pgarchitect serve` listens on. From 1 to 65535.",
+        kind=int,
+        low=1, high=65535,
+    ),
+    Setting(
+        "api_max_body_bytes",
+        65536,
+        "Admin API: largest request body accepted (bytes); a larger one gets 413. "
+        "From 1024 to 16777216.",
+        kind=int,
+        low=1024, high=16 * 1024 * 1024,
+    ),
+    Setting(
+        "api_max_query_chars",
+        10000,
+        "Admin API: longest statement accepted by similar?query= and ask (characters). "
+        "From 100 to 1000000.",
+        kind=int,
+        low=100, high=1_000_000,
+    ),
+    Setting(
         "delivery_out",
         "pgarchitect-out",
         "Delivery: folder (relative to the working directory) where `audit --deliver` "

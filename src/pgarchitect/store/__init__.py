@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect.errors import CapabilityMissing
-from pgarchitect.store import audits, delivery, exclusions, knowledge, snapshots
+from pgarchitect.store import audits, delivery, exclusions, health, knowledge, snapshots
 
 SCHEMA = "pgarchitect"
 # pg_advisory_xact_lock key: "pgarchitect" as a number, to stay clear of the app's locks.
@@ -36,6 +36,7 @@ MIGRATIONS: tuple[tuple[int, str, Body], ...] = (
     (3, audits.DESCRIPTION, audits.DDL),
     (4, delivery.DESCRIPTION, delivery.DDL),
     (5, exclusions.DESCRIPTION, exclusions.DDL),
+    (6, health.DESCRIPTION, health.DDL),
 )
 
 
