@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pgarchitect import __version__
-from pgarchitect.service import errors
+from pgarchitect.service import errors, metrics
 from pgarchitect.service.auth import CREDENTIAL_PARAMS, check_listen, parse_tokens
 from pgarchitect.service.findings import KnowledgeSource
-from pgarchitect.service.routes import ask, optimizations
+from pgarchitect.service.routes import ask, health, optimizations
 from pgarchitect.settings import Config
 
 # h11 buffers a request's head up to this size and cuts the connection with a bare
@@ -108,10 +108,13 @@ def create_app(config: Config) -> FastAPI:
                               "/admin route needs `Authorization: Bearer <token>`.")
     app.state.tokens = tokens
     app.state.knowledge = knowledge
+    app.state.store = metrics.StoreSource(config)
+    app.state.metrics = metrics.registry_for(app.state.store)
     app.state.max_query_chars = config.get_int("api_max_query_chars")
     errors.install(app)
     app.include_router(optimizations.router)
     app.include_router(ask.router)
+    app.include_router(health.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
