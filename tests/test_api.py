@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from support.api import serving
 from support.cli import run_cli
 from support.servers import TestDatabase
 
@@ -23,7 +21,7 @@ from pgarchitect import db
 from pgarchitect.errors import ConfigError
 from pgarchitect.knowledge.features import features_of_query
 from pgarchitect.knowledge.kb import Finding, KnowledgeBase
-from pgarchitect.service.app import create_app, server_config
+from pgarchitect.service.app import create_app
 from pgarchitect.service.auth import hash_token
 from pgarchitect.settings import load_config
 
@@ -61,21 +59,8 @@ def api(pg_db: TestDatabase) -> Iterator[Api]:
                          finding(BY_USER, "index", "shop", 0.7),
                          finding(BY_STATUS, "rewrite", "blog", 0.85)])
     config = load_config({"database_url": pg_db.conninfo, "api_tokens": TOKENS})
-    server = uvicorn.Server(server_config(config, "127.0.0.1", 0))
-    server.config.log_level = "warning"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield Api(f"http://127.0.0.1:{port}",
-                  dict(zip((BY_EMAIL, BY_USER, BY_STATUS), ids, strict=True)))
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serving(config) as url:
+        yield Api(url, dict(zip((BY_EMAIL, BY_USER, BY_STATUS), ids, strict=True)))
 
 
 def assert_error(response: httpx.Response, status: int, says: str) -> None:

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
+from support.api import serving
 from support.servers import TestDatabase
 
 from pgarchitect import audit, db
@@ -29,9 +26,8 @@ from pgarchitect.health.model import FIGURES, HealthSnapshot
 from pgarchitect.knowledge.features import features_of_query
 from pgarchitect.knowledge.kb import Finding, KnowledgeBase
 from pgarchitect.proposal import action_for
-from pgarchitect.service.app import server_config
 from pgarchitect.service.auth import hash_token
-from pgarchitect.settings import Config, load_config
+from pgarchitect.settings import load_config
 from pgarchitect.workload.collect import Request
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
@@ -59,25 +55,6 @@ class Store:
     def client(self, token: str | None = READER) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-
-@contextmanager
-def serving(config: Config) -> Iterator[str]:
-    """The admin API of ``config`` on a free port, as uvicorn runs it."""
-    server = uvicorn.Server(server_config(config, "127.0.0.1", 0))
-    server.config.log_level = "warning"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def finding(query: str, kind: str, database: str, confidence: float | None,
