@@ -176,7 +176,8 @@ def test_health_route(store: Store) -> None:
     with store.client() as c:
         r = c.get("/admin/database/health", params={"database": snap.database})
         assert r.status_code == 200, r.text
-        assert r.json() == {"ok": True, "item": json.loads(json.dumps(snap.to_json()))}
+        assert r.json() == {"ok": True, "item": json.loads(json.dumps(snap.to_json())),
+                            "alerts": []}
         missing = c.get("/admin/database/health", params={"database": "nowhere:1/none"})
         assert missing.status_code == 404
         assert missing.json() == {"ok": False, "status": 404, "error": (

@@ -603,17 +603,30 @@ def kb_import(ctx: click.Context, file: str, dsn: str | None) -> None:
 @click.argument("dsn", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON.")
 @click.option("--no-store", is_flag=True, help="Do not store the snapshot.")
+@click.option("--alert", is_flag=True, help="Then evaluate the alert rules (alert_* settings), "
+              "send what opened or resolved to Slack and by e-mail, and print the alerts.")
 @click.pass_context
-def health(ctx: click.Context, dsn: str | None, as_json: bool, no_store: bool) -> None:
+def health(ctx: click.Context, dsn: str | None, as_json: bool, no_store: bool,
+           alert: bool) -> None:
     """The daily health snapshot: connections, latency (p95 estimated), cache, size, locks."""
+    from pgarchitect.health import alerts
     from pgarchitect.health.collect import run
     from pgarchitect.health.render import print_health
 
-    snap = run(_config(ctx), dsn, keep=not no_store)
-    if as_json:
-        click.echo(json.dumps(snap.to_json(), indent=2))
+    if alert and no_store:
+        raise click.UsageError("--alert keeps the alerts' state in the store: drop --no-store.")
+    done = None
+    if alert:
+        snap, done = alerts.check(_config(ctx), dsn)
     else:
-        print_health(out, snap)
+        snap = run(_config(ctx), dsn, keep=not no_store)
+    if as_json:
+        doc = snap.to_json() if done is None else {**snap.to_json(), **done.to_json()}
+        click.echo(json.dumps(doc, indent=2))
+        return
+    print_health(out, snap)
+    for line in [] if done is None else alerts.lines(done):
+        out.print(line, markup=False, soft_wrap=True)
 
 
 @cli.group()

@@ -541,6 +541,46 @@ SETTINGS: tuple[Setting, ...] = (
         low=100, high=1_000_000,
     ),
     Setting(
+        "alert_p95_ms",
+        2000.0,
+        "Alerts (`health --alert`): the estimated p95 statement latency (ms) above which "
+        "an alert opens. At least 0.",
+        kind=float,
+        low=0,
+    ),
+    Setting(
+        "alert_connections_pct",
+        90.0,
+        "Alerts: connections in use, as a percentage of max_connections, above which an "
+        "alert opens. From 0 to 100.",
+        kind=float,
+        low=0, high=100,
+    ),
+    Setting(
+        "alert_disk_pct",
+        85.0,
+        "Alerts: disk space used (percent) above which an alert opens, when the server "
+        "shows it. From 0 to 100.",
+        kind=float,
+        low=0, high=100,
+    ),
+    Setting(
+        "alert_wraparound_margin",
+        1_000_000_000,
+        "Alerts: transaction ids left before wraparound below which an alert opens. "
+        "From 0 to 2147483648.",
+        kind=int,
+        low=0, high=2**31,
+    ),
+    Setting(
+        "alert_audit_failures",
+        2,
+        "Alerts: consecutive failed audit runs of a database after which the agent is "
+        "reported stuck. From 1 to 100.",
+        kind=int,
+        low=1, high=100,
+    ),
+    Setting(
         "delivery_out",
         "pgarchitect-out",
         "Delivery: folder (relative to the working directory) where `audit --deliver` "

@@ -254,8 +254,15 @@ def slack_payload(r: WeeklyReport) -> dict[str, Any]:
 
 def send_slack(webhook_url: str, r: WeeklyReport, *, timeout: float = 10, retries: int = 2,
                backoff: float = 1.0) -> SendResult:
-    """Post the report to a Slack incoming webhook; network errors, 5xx and 429 are
-    tried again ``retries`` times. Never raises; the URL is never in the result."""
+    """Post the report to a Slack incoming webhook (:func:`post_slack`)."""
+    return post_slack(webhook_url, slack_payload(r), timeout=timeout, retries=retries,
+                      backoff=backoff)
+
+
+def post_slack(webhook_url: str, payload: dict[str, Any], *, timeout: float = 10,
+               retries: int = 2, backoff: float = 1.0) -> SendResult:
+    """Post a message to a Slack incoming webhook; network errors, 5xx and 429 are tried
+    again ``retries`` times. Never raises; the URL is never in the result."""
     secrets = _url_secrets(webhook_url)
     try:
         host = urlsplit(webhook_url).hostname or "?"
@@ -264,7 +271,6 @@ def send_slack(webhook_url: str, r: WeeklyReport, *, timeout: float = 10, retrie
     where = f"the Slack webhook at {host}"
     attempts = 0
     try:
-        payload = slack_payload(r)
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             while True:
                 attempts += 1
@@ -293,7 +299,7 @@ def send_slack(webhook_url: str, r: WeeklyReport, *, timeout: float = 10, retrie
                                       _hide(f"{error}; gave up after {attempts} attempts.",
                                             secrets))
                 _pause(backoff, attempts, retry_after)
-    except Exception as exc:  # never raise: the report is on disk, the run goes on
+    except Exception as exc:  # never raise: what is sent is on disk or in the store
         return SendResult("slack", False, attempts or 1,
                           _hide(f"Sending to {where} failed: {type(exc).__name__}: "
                                 f"{first_line(exc)}", secrets))
@@ -339,26 +345,35 @@ def send_email(r: WeeklyReport, *, host: str, port: int, sender: str,
                recipients: Sequence[str] | str, username: str | None = None,
                password: str | None = None, starttls: bool = False, timeout: float = 10,
                retries: int = 2, backoff: float = 1.0) -> SendResult:
-    """E-mail the report through an SMTP server; connection failures and 4xx replies are
-    tried again ``retries`` times. Never raises; the password is never in the result."""
-    where = f"the SMTP server {host}:{port}"
-    secrets = [password]
+    """E-mail the report through an SMTP server (:func:`send_mail`)."""
     addresses = _addresses(recipients) if isinstance(recipients, str) else tuple(
         a.strip() for a in recipients if a.strip())
+    smtp = SmtpSettings(host, port, sender, addresses, username, password, starttls, timeout,
+                        retries)
     if not addresses:
+        return send_mail(EmailMessage(), smtp)
+    return send_mail(email_message(r, sender=sender, recipients=addresses), smtp,
+                     backoff=backoff)
+
+
+def send_mail(msg: EmailMessage, smtp: SmtpSettings, *, backoff: float = 1.0) -> SendResult:
+    """Send a message through an SMTP server; connection failures and 4xx replies are
+    tried again ``smtp.retries`` times. Never raises; the password is never in the result."""
+    where = f"the SMTP server {smtp.host}:{smtp.port}"
+    secrets = [smtp.password]
+    if not smtp.recipients:
         return SendResult("email", False, 0, "No recipient: set smtp_to to the addresses the "
-                          "weekly report goes to, comma-separated.")
+                          "weekly report and the alerts go to, comma-separated.")
     attempts = 0
     try:
-        msg = email_message(r, sender=sender, recipients=addresses)
         while True:
             attempts += 1
             try:
-                refused = _smtp_send(msg, host, port, sender, addresses, username, password,
-                                     starttls, timeout)
+                refused = _smtp_send(msg, smtp.host, smtp.port, smtp.sender, smtp.recipients,
+                                     smtp.username, smtp.password, smtp.starttls, smtp.timeout)
             except Exception as exc:
-                error, transient = _smtp_error(exc, where, username)
-                if not transient or attempts > retries:
+                error, transient = _smtp_error(exc, where, smtp.username)
+                if not transient or attempts > smtp.retries:
                     tail = f"; gave up after {attempts} attempts." if transient else ""
                     return SendResult("email", False, attempts, _hide(error + tail, secrets))
                 _pause(backoff, attempts)
@@ -369,9 +384,9 @@ def send_email(r: WeeklyReport, *, host: str, port: int, sender: str,
                     f"{a} ({code} {_text(text)})" for a, (code, text) in sorted(refused.items())),
                     secrets)
             return SendResult("email", True, attempts, note=note)
-    except Exception as exc:  # never raise: the report is on disk, the run goes on
+    except Exception as exc:  # never raise: what is sent is on disk or in the store
         return SendResult("email", False, attempts or 1,
-                          _hide(f"E-mailing the report through {where} failed: "
+                          _hide(f"E-mailing through {where} failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}", secrets))
 
 

@@ -3,7 +3,7 @@
 Each feature keeps its tables in a module of its own: ``snapshots`` (workload
 windows), ``knowledge`` (the knowledge base), ``audits`` (audit runs),
 ``delivery`` (pull requests and deliveries), ``exclusions`` (hygiene findings
-silenced by id).
+silenced by id), ``health`` (health snapshots), ``alerts`` (health alerts).
 
 Migrations are an ordered tuple; each runs once, in a transaction, recorded in
 ``pgarchitect.schema_version``. An advisory lock keeps two pgarchitect processes
@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from pgarchitect.errors import CapabilityMissing
-from pgarchitect.store import audits, delivery, exclusions, health, knowledge, snapshots
+from pgarchitect.store import alerts, audits, delivery, exclusions, health, knowledge, snapshots
 
 SCHEMA = "pgarchitect"
 # pg_advisory_xact_lock key: "pgarchitect" as a number, to stay clear of the app's locks.
@@ -37,6 +37,7 @@ MIGRATIONS: tuple[tuple[int, str, Body], ...] = (
     (4, delivery.DESCRIPTION, delivery.DDL),
     (5, exclusions.DESCRIPTION, exclusions.DDL),
     (6, health.DESCRIPTION, health.DDL),
+    (7, alerts.DESCRIPTION, alerts.DDL),
 )
 
 

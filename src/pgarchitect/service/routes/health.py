@@ -7,9 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from pgarchitect.health.alerts import open_alerts
 from pgarchitect.service import metrics
 from pgarchitect.service.deps import Reader
 from pgarchitect.service.errors import NotFound
+from pgarchitect.store import health as health_store
 
 router = APIRouter(tags=["health"])
 
@@ -20,13 +22,16 @@ def latest_health(request: Request, _: Reader,
                                                  description="host:port/dbname, as "
                                                              "snapshots name it.")],
                   ) -> dict[str, Any]:
-    """The newest health snapshot of a database (404 when none was stored)."""
+    """The newest health snapshot of a database (404 when none was stored), and its open
+    alerts (``health --alert``)."""
     source: metrics.StoreSource = request.app.state.store
-    snap = source.latest_health(database)
-    if snap is None:
-        raise NotFound(f"No health snapshot of {database!r}: take one with `pgarchitect "
-                       "health` (databases are named host:port/dbname).")
-    return {"ok": True, "item": snap.to_json()}
+    with source.open() as (_kb, store):
+        snap = health_store.latest(store, database)
+        if snap is None:
+            raise NotFound(f"No health snapshot of {database!r}: take one with `pgarchitect "
+                           "health` (databases are named host:port/dbname).")
+        alerts = open_alerts(store, database)
+    return {"ok": True, "item": snap.to_json(), "alerts": [a.to_json() for a in alerts]}
 
 
 @router.get("/metrics", response_class=Response,

@@ -130,7 +130,9 @@ def assess(statement: Statement, analysis: Analysis, writes: Mapping[str, int],
                     f"({', '.join(f'{f}()' for f in volatile)})", "not_supported")
     if not writes:
         return Skip("reads no table", "no_candidate")
-    if statement.calls <= 0 or window_s <= 0:
+    if statement.calls <= 0 or statement.mean_ms <= 0 or window_s <= 0:
+        # A statement from a file or the command line: how often and how long it runs
+        # is unknown, and so is what a cache would save.
         return Skip("no calls counted: how often it runs is unknown", "no_candidate")
     calls_per_day = statement.calls * SECONDS_PER_DAY / window_s
     if calls_per_day < limits.min_calls_per_day:
