@@ -21,6 +21,7 @@ from support.servers import TestDatabase
 from pgarchitect import db
 from pgarchitect.advisors.base import Context, Subject
 from pgarchitect.advisors.partition import PartitionAdvisor, PartitionDetail
+from pgarchitect.advisors.partition.advise import _steady
 from pgarchitect.advisors.partition.interval import bounds, choose_interval
 from pgarchitect.advisors.partition.migration import Layout, forward, rollback
 from pgarchitect.advisors.partition.repoint import repoint
@@ -31,6 +32,7 @@ from pgarchitect.demo import data as demo_data
 from pgarchitect.demo.data import Scale
 from pgarchitect.knowledge.kb import Finding
 from pgarchitect.knowledge.replay import Pair
+from pgarchitect.proposal import Measurement, weighted_gain
 from pgarchitect.settings import load_config
 from pgarchitect.workload import Statement
 
@@ -379,3 +381,15 @@ def test_the_demo_behaviorlog_is_proposed_by_the_default_settings(db18: TestData
     assert 0 < proposal.detail.crosses_in_months <= horizon
     assert {q for q, _, _ in rows if "NOW()" in q} == set(proposal.queries)
     assert all(m.uses_change for m in proposal.statements if m.measured)
+
+
+def test_not_slower_reads_sub_millisecond_changes_as_noise() -> None:
+    """0.06 → 0.12 ms is the timer's noise, not a statement made 100% slower; 100 → 150 ms
+    is slower."""
+    tiny = Measurement("SELECT 1", before_ms=(0.06,) * 3, after_ms=(0.12,) * 3)
+    slow = Measurement("SELECT 2", before_ms=(100.0,) * 3, after_ms=(150.0,) * 3)
+    steady = _steady([tiny, slow])
+    assert [m.gain for m in steady] == [0.0, slow.gain] and slow.gain == -0.5
+    weights = {"SELECT 1": 1.0, "SELECT 2": 1.0}
+    assert weighted_gain(steady, weights, measured=True) == -0.25
+    assert weighted_gain([tiny, slow], weights, measured=True) == -0.75

@@ -12,7 +12,7 @@ partitions each reads. Statements that do not benefit get an outcome with why.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from pgarchitect.advisors.partition.replay import PartitionChecker
 from pgarchitect.advisors.partition.trial import PartitionTrial, Pruning
 from pgarchitect.confidence import interpolate, measured_factors, score
 from pgarchitect.measure import StatementInput
-from pgarchitect.proposal import Factor, Measurement, Proposal
+from pgarchitect.proposal import NOISE_FLOOR_MS, Factor, Measurement, Proposal
 from pgarchitect.report import short
 
 TABLE_KINDS: Final = ("table", "partitioned table", "partition")
@@ -169,7 +169,7 @@ class PartitionAdvisor:
                       if ahead else f", over {c.threshold}"))
 
         def finish(measurements: list[Measurement]) -> Proposal:
-            est, meas, factors, flags = measured_factors(measurements, weights,
+            est, meas, factors, flags = measured_factors(_steady(measurements), weights,
                                                          change="partitioning")
             # Made for growth and retention, not speed: what counts of the measurement is
             # that the statements are not slower, not how much faster they are.
@@ -231,6 +231,15 @@ class PartitionAdvisor:
 
         return Draft(f"partition:{t.qualified}:{c.key}:{choice.interval}", trial, inputs, {},
                      finish)
+
+
+def _steady(measurements: list[Measurement]) -> list[Measurement]:
+    """The measurements as "not slower" reads them: a statement under NOISE_FLOOR_MS
+    before and after is unchanged (0.06 → 0.12 ms is the timer's noise, not 100%
+    slower, and would weigh as much as a statement's whole time)."""
+    return [replace(m, after_ms=m.before_ms)
+            if m.measured and max(m.median_before or 0.0, m.median_after or 0.0) < NOISE_FLOOR_MS
+            else m for m in measurements]
 
 
 def _worst(seen: list[Pruning]) -> Pruning:
