@@ -8,14 +8,11 @@ for real. The webhook's URL and the SMTP password never show in output or rows.
 
 from __future__ import annotations
 
-import email
 import json
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from support.api import serving
 from support.cli import run_cli
+from support.mail import Inbox
 from support.servers import TestDatabase
 
 from pgarchitect import db
@@ -84,24 +82,6 @@ def slack() -> Iterator[SlackStub]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@dataclass
-class Inbox:
-    envelopes: list[Envelope] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        out = []
-        for e in self.envelopes:
-            assert isinstance(e.content, bytes)
-            message = email.message_from_bytes(e.content, policy=default_policy)
-            assert isinstance(message, EmailMessage)
-            out.append(message)
-        return out
 
 
 def _check_login(server: SMTP, session: Session, envelope: Envelope, mechanism: str,

@@ -4,7 +4,6 @@ local SMTP server, and the HTML page rendered by a headless Chromium."""
 
 from __future__ import annotations
 
-import email
 import json
 import re
 import shutil
@@ -17,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from xml.etree import ElementTree
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from support.mail import Inbox
 from support.servers import TestDatabase
 
 from pgarchitect import db
@@ -447,26 +446,6 @@ def test_an_unwritable_folder_still_sends(weekly: WeeklyReport, slack: SlackStub
 
 
 # -- e-mail -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Inbox:
-    """An SMTP server's handler: every message it accepts."""
-
-    envelopes: list[Envelope] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        out = []
-        for e in self.envelopes:
-            assert isinstance(e.content, bytes)
-            message = email.message_from_bytes(e.content, policy=default_policy)
-            assert isinstance(message, EmailMessage)
-            out.append(message)
-        return out
 
 
 SMTP_USER, SMTP_PASSWORD = "reporter", "s3cret-Pa55word"
