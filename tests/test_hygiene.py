@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from support.servers import TestDatabase
+from support.stats import flush
 
 from pgarchitect import db
 from pgarchitect.advisors.base import Context, Subject
@@ -58,13 +59,6 @@ CREATE INDEX orders_note_copy_idx ON orders (note);
 CREATE UNIQUE INDEX orders_id_key ON orders (id);
 ANALYZE;
 """
-
-
-def flush(conn: Any) -> None:
-    """Make this session's counters visible now (PostgreSQL 15+ flushes them lazily)."""
-    conn.execute("SELECT pg_stat_force_next_flush()")
-    conn.execute("SELECT 1")
-    conn.execute("SELECT pg_stat_clear_snapshot()")
 
 
 @pytest.fixture

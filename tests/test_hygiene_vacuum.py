@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from support.cli import run_cli
 from support.servers import TestDatabase
+from support.stats import flush
 
 from pgarchitect import db
 from pgarchitect.advisors.base import Context, Subject
@@ -123,13 +124,6 @@ def test_every_rule_has_golden_cases() -> None:
 
 
 # -- real servers ---------------------------------------------------------------------------
-
-
-def flush(conn: Any) -> None:
-    """Make this session's counters visible now (PostgreSQL 15+ flushes them lazily)."""
-    conn.execute("SELECT pg_stat_force_next_flush()")
-    conn.execute("SELECT 1")
-    conn.execute("SELECT pg_stat_clear_snapshot()")
 
 
 @pytest.fixture

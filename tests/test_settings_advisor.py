@@ -15,6 +15,7 @@ import pytest
 import yaml
 from psycopg import sql
 from support.servers import TestDatabase
+from support.stats import flush
 
 from pgarchitect import db
 from pgarchitect.advisors.base import Context, Subject
@@ -309,13 +310,6 @@ def test_storage_unknown_proposes_nothing(docs: Any) -> None:
 WIDE = """
 CREATE TABLE wide AS SELECT i AS id, repeat('y', 400) AS body FROM generate_series(1, 100000) i;
 """
-
-
-def flush(conn: Any) -> None:
-    """Make this session's counters visible now (PostgreSQL 15+ flushes them lazily)."""
-    conn.execute("SELECT pg_stat_force_next_flush()")
-    conn.execute("SELECT 1")
-    conn.execute("SELECT pg_stat_clear_snapshot()")
 
 
 def test_memory_against_the_hit_ratio(pg_db: TestDatabase) -> None:

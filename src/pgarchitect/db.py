@@ -387,6 +387,23 @@ WHERE e.extname = %s
 """
 
 
+@contextmanager
+def target_and_store(config: Config, dsn: str | None = None, conn: Connection | None = None
+                     ) -> Iterator[tuple[Connection, Connection]]:
+    """The target (``conn`` when given, left open) and pgarchitect's store (``store_url``,
+    else the target), both closed at the end unless given."""
+    target = conn if conn is not None else connect(target_conninfo(config, dsn), config)
+    store_url = config.get_str("store_url")
+    store = connect(store_url, config) if store_url else target
+    try:
+        yield target, store
+    finally:
+        if store is not target:
+            store.close()
+        if target is not conn:
+            target.close()
+
+
 def extension(conn: psycopg.Connection[Any], name: str) -> tuple[str, str] | None:
     """The schema and version of an extension created in the connected database, or None."""
     row = conn.execute(EXTENSION_SQL, [name]).fetchone()

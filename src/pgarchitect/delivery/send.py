@@ -172,10 +172,10 @@ def _pause(backoff: float, attempt: int, retry_after: float | None = None) -> No
 # -- Slack --------------------------------------------------------------------------------
 
 
-def _mrkdwn(text: object) -> str:
+def mrkdwn(text: object) -> str:
     """Text for Slack's mrkdwn: its three control characters escaped.
 
-    >>> _mrkdwn("a < b & c > d")
+    >>> mrkdwn("a < b & c > d")
     'a &lt; b &amp; c &gt; d'
     """
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -188,11 +188,12 @@ def _slack_link(url: str | None, label: str) -> str:
     except ValueError:
         scheme = ""
     if not url or scheme not in ("http", "https") or any(c in url for c in "<>| "):
-        return _mrkdwn(label)
-    return f"<{url}|{_mrkdwn(label).replace('|', '/')}>"
+        return mrkdwn(label)
+    return f"<{url}|{mrkdwn(label).replace('|', '/')}>"
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
+    """The text, shortened to ``limit`` characters with an ellipsis when longer."""
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -200,11 +201,11 @@ def slack_payload(r: WeeklyReport) -> dict[str, Any]:
     """The report as a Slack message: a header, the counts, the top optimization, the
     history, and a link to the full report."""
     def section(text: str) -> dict[str, Any]:
-        return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_MAX)}}
+        return {"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_MAX)}}
 
     def fields(*pairs: tuple[str, object]) -> dict[str, Any]:
         return {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": _cut(f"*{label}*\n{_mrkdwn(value)}", FIELD_MAX)}
+            {"type": "mrkdwn", "text": cut(f"*{label}*\n{mrkdwn(value)}", FIELD_MAX)}
             for label, value in pairs]}
 
     parts = r.top_parts()
@@ -213,20 +214,20 @@ def slack_payload(r: WeeklyReport) -> dict[str, Any]:
     else:
         label = f"PR #{r.top.pr_number}" if r.top.pr_number is not None else "PR"
         after = (f"{_slack_link(r.top.pr_url, label)} pending review" if r.top.pr_url
-                 else _mrkdwn(parts[1]))
-        top = f"{_mrkdwn(parts[0])}, {after}"
+                 else mrkdwn(parts[1]))
+        top = f"{mrkdwn(parts[0])}, {after}"
     kb = f"{r.kb_size} finding{'' if r.kb_size == 1 else 's'} in the knowledge base"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(r.title, HEADER_MAX),
+        {"type": "header", "text": {"type": "plain_text", "text": cut(r.title, HEADER_MAX),
                                     "emoji": False}},
         {"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"Database `{_mrkdwn(r.database)}`"}]},
+            {"type": "mrkdwn", "text": f"Database `{mrkdwn(r.database)}`"}]},
         fields(("Slow statements detected", r.slow_statements),
                ("Optimizations recommended", len(r.recommendations)),
                ("PRs created", r.prs_created),
                ("Manual review required", r.manual_required)),
         section(f"*Top optimization*\n{top}"),
-        section(f"*History*\n{_mrkdwn(r.history)}\n{kb}"),
+        section(f"*History*\n{mrkdwn(r.history)}\n{kb}"),
     ]
     if r.prs_opened:
         lines = [f"• {_slack_link(url, title)}" for title, url in r.prs_opened[:LISTED]]
@@ -234,7 +235,7 @@ def slack_payload(r: WeeklyReport) -> dict[str, Any]:
         blocks.append(section("*PRs created*\n" + "\n".join(lines)
                               + (f"\n…and {more} more" if more > 0 else "")))
     if r.manual_review:
-        lines = [f"• {_mrkdwn(i.title)}: {_mrkdwn(i.statement)} ({i.confidence:.0f}%)"
+        lines = [f"• {mrkdwn(i.title)}: {mrkdwn(i.statement)} ({i.confidence:.0f}%)"
                  for i in r.manual_review[:LISTED]]
         more = len(r.manual_review) - LISTED
         blocks.append(section("*Manual review*\n" + "\n".join(lines)
@@ -249,7 +250,7 @@ def slack_payload(r: WeeklyReport) -> dict[str, Any]:
     text = (f"{r.title}: {r.slow_statements} slow statements, {len(r.recommendations)} "
             f"optimizations recommended, {len(r.prs_opened)} PRs created, "
             f"{len(r.manual_review)} for manual review{saved}")
-    return {"text": _mrkdwn(text), "blocks": blocks}
+    return {"text": mrkdwn(text), "blocks": blocks}
 
 
 def send_slack(webhook_url: str, r: WeeklyReport, *, timeout: float = 10, retries: int = 2,
@@ -341,6 +342,10 @@ def email_message(r: WeeklyReport, *, sender: str, recipients: Sequence[str]) ->
     return msg
 
 
+NO_RECIPIENT = ("No recipient: set smtp_to to the addresses the weekly report and the alerts "
+                "go to, comma-separated.")
+
+
 def send_email(r: WeeklyReport, *, host: str, port: int, sender: str,
                recipients: Sequence[str] | str, username: str | None = None,
                password: str | None = None, starttls: bool = False, timeout: float = 10,
@@ -351,7 +356,7 @@ def send_email(r: WeeklyReport, *, host: str, port: int, sender: str,
     smtp = SmtpSettings(host, port, sender, addresses, username, password, starttls, timeout,
                         retries)
     if not addresses:
-        return send_mail(EmailMessage(), smtp)
+        return SendResult("email", False, 0, NO_RECIPIENT)
     return send_mail(email_message(r, sender=sender, recipients=addresses), smtp,
                      backoff=backoff)
 
@@ -362,8 +367,7 @@ def send_mail(msg: EmailMessage, smtp: SmtpSettings, *, backoff: float = 1.0) ->
     where = f"the SMTP server {smtp.host}:{smtp.port}"
     secrets = [smtp.password]
     if not smtp.recipients:
-        return SendResult("email", False, 0, "No recipient: set smtp_to to the addresses the "
-                          "weekly report and the alerts go to, comma-separated.")
+        return SendResult("email", False, 0, NO_RECIPIENT)
     attempts = 0
     try:
         while True:

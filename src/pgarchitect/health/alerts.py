@@ -21,14 +21,14 @@ from typing import Any, Final, Literal
 
 import psycopg
 
-from pgarchitect import store
+from pgarchitect import db, store
 from pgarchitect.delivery.send import (
     HEADER_MAX,
     SECTION_MAX,
     SendResult,
     SmtpSettings,
-    _cut,
-    _mrkdwn,
+    cut,
+    mrkdwn,
     post_slack,
     send_mail,
 )
@@ -261,15 +261,15 @@ def slack_payload(alerts: Sequence[Alert]) -> dict[str, Any]:
     """The alerts as a Slack message: a header, and one section per alert."""
     head = summary(alerts)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(head, HEADER_MAX),
+        {"type": "header", "text": {"type": "plain_text", "text": cut(head, HEADER_MAX),
                                     "emoji": False}}]
     for a in alerts:
         state = "Resolved" if a.status == "resolved" else "Opened"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut(
-            f"*{state}: {_mrkdwn(a.title)}*\n{_mrkdwn(a.message)}\n"
-            f"Database `{_mrkdwn(a.database)}`, open since {a.opened_at:%Y-%m-%d %H:%M %Z}",
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": cut(
+            f"*{state}: {mrkdwn(a.title)}*\n{mrkdwn(a.message)}\n"
+            f"Database `{mrkdwn(a.database)}`, open since {a.opened_at:%Y-%m-%d %H:%M %Z}",
             SECTION_MAX)}})
-    return {"text": _mrkdwn(head), "blocks": blocks}
+    return {"text": mrkdwn(head), "blocks": blocks}
 
 
 def email_message(alerts: Sequence[Alert], *, sender: str,
@@ -348,7 +348,7 @@ def check(config: Config, dsn: str | None = None, *, backoff: float = 1.0
           ) -> tuple[HealthSnapshot, AlertRun]:
     """Take and store the target's health snapshot, then evaluate, announce and store its
     alerts (``health --alert``)."""
-    with collect._connections(config, dsn) as (target, store_conn):
+    with db.target_and_store(config, dsn) as (target, store_conn):
         snap = collect.collect(target, store_conn, config)
         collect.save(target, store_conn, snap)
         return snap, run(snap, config, store_conn, backoff=backoff)

@@ -9,8 +9,6 @@ one), and the growth compares the size with earlier health snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -110,23 +108,9 @@ def save(conn: psycopg.Connection[Any], store_conn: psycopg.Connection[Any],
             "or pass --no-store.") from None
 
 
-@contextmanager
-def _connections(config: Config, dsn: str | None
-                 ) -> Iterator[tuple[db.Connection, psycopg.Connection[Any]]]:
-    """The target, and the store (``store_url``, else the target)."""
-    with db.connect(db.target_conninfo(config, dsn), config) as target:
-        url = config.get_str("store_url")
-        store_conn = db.connect(url, config) if url else target
-        try:
-            yield target, store_conn
-        finally:
-            if store_conn is not target:
-                store_conn.close()
-
-
 def run(config: Config, dsn: str | None = None, *, keep: bool = True) -> HealthSnapshot:
     """Take the target's health snapshot and (with ``keep``) store it."""
-    with _connections(config, dsn) as (target, store_conn):
+    with db.target_and_store(config, dsn) as (target, store_conn):
         snap = collect(target, store_conn, config)
         if keep:
             save(target, store_conn, snap)

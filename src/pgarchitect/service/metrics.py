@@ -62,11 +62,6 @@ SELECT DISTINCT ON (target) target, jsonb_array_length(errors)
 FROM pgarchitect.audit_run ORDER BY target, started_at DESC, id DESC"""
 RUNS_SQL: Final = """\
 SELECT target, status, count(*) FROM pgarchitect.audit_run GROUP BY 1, 2 ORDER BY 1, 2"""
-LATEST_HEALTH_SQL: Final = """\
-SELECT DISTINCT ON (database) figures FROM pgarchitect.health_snapshot
-ORDER BY database, taken_at DESC, id DESC"""
-
-
 def health_metric(figure: str) -> str:
     """The metric name of a health figure (``FIGURES``), its unit kept in the name.
 
@@ -182,10 +177,7 @@ def health_metrics(conn: psycopg.Connection[Any]) -> list[Metric]:
                                        labels=["database"])
                for name, (unit, text) in FIGURES.items()}
     families: list[Metric] = [taken, *figures.values()]
-    if not health_store.exists(conn):
-        return families
-    for (doc,) in conn.execute(LATEST_HEALTH_SQL):
-        snap = HealthSnapshot.from_json(doc)
+    for snap in health_store.latest_each(conn):
         taken.add_metric([snap.database], snap.taken_at.timestamp())
         for name, family in figures.items():
             value = snap.value(name)

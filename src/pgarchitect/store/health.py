@@ -55,6 +55,18 @@ def insert(conn: psycopg.Connection[Any], snap: HealthSnapshot) -> int:
     return int(row[0])
 
 
+LATEST_EACH_SQL: Final = """\
+SELECT DISTINCT ON (database) figures FROM pgarchitect.health_snapshot
+ORDER BY database, taken_at DESC, id DESC"""
+
+
+def latest_each(conn: psycopg.Connection[Any]) -> list[HealthSnapshot]:
+    """The newest snapshot of every database ([] when none was stored)."""
+    if not exists(conn):
+        return []
+    return [HealthSnapshot.from_json(r[0]) for r in conn.execute(LATEST_EACH_SQL)]
+
+
 def newest(conn: psycopg.Connection[Any], database: str, limit: int) -> list[HealthSnapshot]:
     """The ``limit`` newest snapshots of a database, newest first ([] when none)."""
     if not exists(conn):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -58,22 +57,6 @@ def filters_from(config: Config, **given: Any) -> Filters:
     return Filters(**values)
 
 
-@contextmanager
-def _connections(config: Config, dsn: str | None,
-                 conn: Any = None) -> Iterator[tuple[Any, Any]]:
-    """The target (``conn`` when given, left open) and the store (the target by default)."""
-    target = conn if conn is not None else db.connect(db.target_conninfo(config, dsn), config)
-    store_url = config.get_str("store_url")
-    store = db.connect(store_url, config) if store_url else target
-    try:
-        yield target, store
-    finally:
-        if store is not target:
-            store.close()
-        if target is not conn:
-            target.close()
-
-
 def collect(config: Config, request: Request, conn: Any = None) -> tuple[str, Workload]:
     """Read the requested source and apply the filters; returns (source name, workload).
 
@@ -93,7 +76,7 @@ def collect(config: Config, request: Request, conn: Any = None) -> tuple[str, Wo
 
         source = LogSource(request.log, format=request.log_format, database=request.database)
         return source.name, select(source.read(), request.filters)
-    with _connections(config, request.dsn, conn) as (target, store):
+    with db.target_and_store(config, request.dsn, conn) as (target, store):
         if request.since is not None:
             from pgarchitect.workload.snapshots import SnapshotDeltaSource
 
@@ -109,7 +92,7 @@ def take_snapshot(config: Config, dsn: str | None) -> Any:
     """Store a snapshot of the target's statistics (in the store database)."""
     from pgarchitect.workload.snapshots import take
 
-    with _connections(config, dsn) as (target, store):
+    with db.target_and_store(config, dsn) as (target, store):
         return take(target, store)
 
 
@@ -117,7 +100,7 @@ def snapshots(config: Config, dsn: str | None) -> list[Any]:
     """The snapshots stored for the target, oldest first."""
     from pgarchitect.workload.snapshots import list_snapshots, target_of
 
-    with _connections(config, dsn) as (target, store):
+    with db.target_and_store(config, dsn) as (target, store):
         return list_snapshots(store, target_of(target))
 
 

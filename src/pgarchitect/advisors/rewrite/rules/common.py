@@ -177,6 +177,13 @@ def leading_index(catalog: DatabaseCatalog, table: Table, column: str) -> str | 
     return None
 
 
+def type_name(node: Any) -> str | None:
+    """The last name of a cast's type (``date``, ``numeric``, ``int4``), without its
+    modifiers; None for an array type or what is not a type name."""
+    names = [n.sval for n in node.names or ()] if isinstance(node, ast.TypeName) else []
+    return names[-1] if names and not node.arrayBounds else None
+
+
 def is_value(node: Any) -> bool:
     """A parameter or a constant, perhaps cast: no column in it."""
     while isinstance(node, ast.TypeCast):

@@ -25,6 +25,7 @@ from pgarchitect.advisors.rewrite.rules.common import (
     replace_node,
     resolve,
     tables_of,
+    type_name,
 )
 from pgarchitect.analysis import Analysis
 from pgarchitect.catalog import DatabaseCatalog
@@ -33,14 +34,9 @@ NAME = "date_cast"
 LABEL = "date cast → range"
 
 
-def _type_name(node: Any) -> str | None:
-    names = [n.sval for n in node.names or ()] if isinstance(node, ast.TypeName) else []
-    return names[-1] if names and not node.arrayBounds and not node.typmods else None
-
-
 def _day_of(side: Any) -> Any | None:
     """The column inside ``date(col)``, ``col::date`` or ``CAST(col AS date)``."""
-    if isinstance(side, ast.TypeCast) and _type_name(side.typeName) == "date":
+    if isinstance(side, ast.TypeCast) and type_name(side.typeName) == "date":
         return side.arg
     if (isinstance(side, ast.FuncCall) and [n.sval for n in side.funcname or ()] in (
             ["date"], ["pg_catalog", "date"]) and side.args and len(side.args) == 1
@@ -71,7 +67,7 @@ def detect(stmt: Any, analysis: Analysis, catalog: DatabaseCatalog) -> Match | S
                                 "not rewritten", "not_supported")
             continue
         value = sides[1]
-        if isinstance(value, ast.TypeCast) and _type_name(value.typeName) != "date":
+        if isinstance(value, ast.TypeCast) and type_name(value.typeName) != "date":
             skip = skip or Skip(f"the day of {name} is compared with a value cast to another "
                                 "type than date: not rewritten", "not_supported")
             continue
@@ -92,7 +88,7 @@ def _op(name: str, left: Any, right: Any) -> ast.A_Expr:
 
 
 def _as_date(value: Any) -> Any:
-    if isinstance(value, ast.TypeCast) and _type_name(value.typeName) == "date":
+    if isinstance(value, ast.TypeCast) and type_name(value.typeName) == "date":
         return value
     return ast.TypeCast(arg=value, typeName=ast.TypeName(
         names=(ast.String(sval="date"),), typemod=-1))

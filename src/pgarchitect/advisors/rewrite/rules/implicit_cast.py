@@ -41,6 +41,7 @@ from pgarchitect.advisors.rewrite.rules.common import (
     replace_node,
     resolve,
     tables_of,
+    type_name,
 )
 from pgarchitect.analysis import Analysis
 from pgarchitect.catalog import DatabaseCatalog
@@ -56,12 +57,6 @@ _NUMERIC = ("numeric", "decimal")
 _TEXT = ("text", "varchar")
 # How uuid_out spells every uuid (RFC 9562's canonical form, lower case).
 _CANONICAL_UUID = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def _type_name(node: Any) -> str | None:
-    """The last name of a cast's type (``numeric``, ``int4``), without modifiers."""
-    names = [n.sval for n in node.names or ()] if isinstance(node, ast.TypeName) else []
-    return names[-1] if names and not node.arrayBounds else None
 
 
 def _type(name: str) -> ast.TypeName:
@@ -93,7 +88,7 @@ def _constant(value: Any) -> str | None:
 def _numeric_value(value: Any) -> bool:
     """Whether the value is of type numeric: cast to it, or a literal like 5.0."""
     if isinstance(value, ast.TypeCast):
-        return _type_name(value.typeName) in _NUMERIC
+        return type_name(value.typeName) in _NUMERIC
     return (isinstance(value, ast.A_Const) and isinstance(value.val, ast.Float)
             and not (value.val.fval or "").lstrip("-").isdigit())  # 12345678901 is a bigint
 
@@ -107,7 +102,7 @@ def _kind(catalog: DatabaseCatalog, table: Table, column: str) -> str | None:
 def _served(catalog: DatabaseCatalog, table: Table, side: Any, value: Any) -> bool:
     """Whether the planner reads an index of the table for ``side = value`` as written
     (the value a parameter of its own type, so the plan holds for every value)."""
-    probe_value = (_cast(ast.ParamRef(number=1), _type_name(value.typeName) or "text")
+    probe_value = (_cast(ast.ParamRef(number=1), type_name(value.typeName) or "text")
                    if isinstance(value, ast.TypeCast) and _constant(value) is None
                    else value if _constant(value) is not None else ast.ParamRef(number=1))
     rel = ast.RangeVar(schemaname=table.schema, relname=table.name, inh=True,
@@ -130,7 +125,7 @@ def _found(node: Any, tables: list[Table],
     if sides is None:
         return None
     side, value = sides
-    cast = _type_name(side.typeName) if isinstance(side, ast.TypeCast) else None
+    cast = type_name(side.typeName) if isinstance(side, ast.TypeCast) else None
     found = resolve(side.arg if cast else side, tables, catalog)
     if found is None:
         return None
@@ -224,7 +219,7 @@ def _guarded(kind: str, value: Any) -> Any:
         then = _cast(text, "uuid")
     else:
         number = (value if isinstance(value, ast.TypeCast)
-                  and _type_name(value.typeName) in _NUMERIC else _cast(value, "numeric"))
+                  and type_name(value.typeName) in _NUMERIC else _cast(value, "numeric"))
         lo, hi = _INTEGERS[kind]
         bounds = [ast.A_Const(val=ast.Integer(ival=b) if -(2**31) <= b < 2**31
                               else ast.Float(fval=str(b))) for b in (lo, hi)]
